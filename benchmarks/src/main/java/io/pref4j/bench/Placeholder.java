@@ -1,0 +1,2 @@
+package io.pref4j.bench;
+final class Placeholder {}
