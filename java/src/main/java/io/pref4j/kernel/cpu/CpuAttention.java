@@ -26,7 +26,9 @@ import static io.pref4j.kernel.cpu.CpuKernels.I32;
  * out dynamically, most expensive (latest rows) first. The backward's item is a whole
  * (b, h), so one task owns that head's dq, dk and dv columns of every row: no races. Each
  * worker slot has its own scratch, allocated once and grown only when a larger T or HS is
- * seen, so repeated calls do not allocate buffers.
+ * seen, so repeated calls do not allocate buffers. Because of that shared scratch, one
+ * instance must not be called from two threads at once (the backend is driven by one
+ * thread; parallelism is inside each call).
  */
 final class CpuAttention {
 

@@ -17,7 +17,8 @@ import static io.pref4j.kernel.cpu.CpuKernels.I32;
  * threads in chunks large enough to amortise the hand-off. Backward kernels that reduce
  * over rows into a shared parameter gradient are race-free: either one task owns a column
  * range (embeddings, scatter) or each task sums into its own partial buffer which is
- * reduced at the end (LayerNorm). Scratch buffers are kept across calls.
+ * reduced at the end (LayerNorm). Scratch buffers are kept across calls, so one instance
+ * must not be called from two threads at once.
  */
 final class CpuLayers {
 
