@@ -11,14 +11,19 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pref4j.UserInputException;
 import io.pref4j.text.Tokenizer;
 
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
 import java.io.BufferedWriter;
 import java.io.Closeable;
 import java.io.Flushable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -127,10 +132,29 @@ public final class Jsonl {
         Objects.requireNonNull(file, "file");
         List<JsonlLine> out = new ArrayList<>();
         int lineNo = 0;
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String s;
-            while ((s = r.readLine()) != null) {
+        CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+            ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
+            boolean more = true;
+            while (more) {
+                int c;
+                buf.reset();
+                while ((c = in.read()) != -1 && c != '\n') {
+                    buf.write(c);
+                }
+                more = c != -1;
+                if (!more && buf.size() == 0) {
+                    break;
+                }
                 lineNo++;
+                String s;
+                try {
+                    s = utf8.decode(ByteBuffer.wrap(buf.toByteArray())).toString();
+                } catch (CharacterCodingException e) {
+                    throw new UserInputException(file + ":" + lineNo + ": not valid UTF-8", e);
+                }
                 if (lineNo == 1 && s.startsWith("\uFEFF")) {
                     s = s.substring(1);
                 }
@@ -141,8 +165,6 @@ public final class Jsonl {
             }
         } catch (NoSuchFileException e) {
             throw new UserInputException(file + ": no such file", e);
-        } catch (CharacterCodingException e) {
-            throw new UserInputException(file + ":" + (lineNo + 1) + ": not valid UTF-8", e);
         } catch (IOException e) {
             throw new UserInputException(file + ": cannot read: " + e.getMessage(), e);
         }

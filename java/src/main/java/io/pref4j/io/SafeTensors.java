@@ -46,7 +46,9 @@ import java.util.TreeMap;
  * <p>Reading memory-maps the file and validates the whole header up front; every problem
  * (truncated file, absurd header length, bad JSON, unknown dtype, a shape that disagrees
  * with the byte length, offsets outside the data section, overlapping tensors, duplicate
- * names) is a {@link UserInputException} naming the file.
+ * names) is a {@link UserInputException} naming the file. Unused bytes between or after
+ * tensors are tolerated (the reference implementation rejects them; pref4j's writer never
+ * produces them).
  * <pre>{@code
  * try (SafeTensors st = SafeTensors.open(path)) {
  *     float[] w = st.floats("wte.weight");

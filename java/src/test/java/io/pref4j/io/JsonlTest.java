@@ -210,9 +210,10 @@ class JsonlTest {
         Path r = dir.resolve("absent.jsonl");
         fails(r, 0, () -> Jsonl.readPrompts(r), "no such file");
         Path bad = dir.resolve("latin1.jsonl");
-        Files.write(bad, new byte[]{'{', '"', 'p', 'r', 'o', 'm', 'p', 't', '"', ':', '"', (byte) 0xE9, '"', '}', '\n'});
-        UserInputException e = assertThrows(UserInputException.class, () -> Jsonl.readPrompts(bad));
-        assertTrue(e.getMessage().contains(bad.toString()) && e.getMessage().contains("UTF-8"), e.getMessage());
+        byte[] good = "{\"prompt\":\"ok\"}\n".repeat(5000).getBytes(StandardCharsets.UTF_8);
+        byte[] latin1 = {'{', '"', 'p', 'r', 'o', 'm', 'p', 't', '"', ':', '"', (byte) 0xE9, '"', '}', '\n'};
+        Files.write(bad, java.nio.ByteBuffer.allocate(good.length + latin1.length).put(good).put(latin1).array());
+        fails(bad, 5001, () -> Jsonl.readPrompts(bad), "not valid UTF-8");
     }
 
     // ---------------------------------------------------------------- writing
