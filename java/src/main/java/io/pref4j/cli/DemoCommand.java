@@ -139,7 +139,7 @@ public final class DemoCommand implements Callable<Integer> {
                 }
             }
             System.out.printf(Locale.ROOT, "well-formed samples: %d/%d%n", wellFormed, samples.length);
-            HfCheckpoint.save(model, out.resolve("model"));
+            HfCheckpoint.save(model, out.resolve("model"), tok.name());
             System.out.println("wrote " + out.resolve("metrics.jsonl") + ", " + out.resolve("samples.jsonl") + ", " + out.resolve("model"));
         }
         return 0;

@@ -113,8 +113,41 @@ public final class HfCheckpoint {
         }
     }
 
+    /**
+     * The folder holding config.json: {@code dir} itself, or {@code dir/model} for a pref4j
+     * run folder.
+     */
+    public static Path resolveModelDir(Path dir) {
+        if (Files.isRegularFile(dir.resolve(CONFIG))) return dir;
+        if (Files.isRegularFile(dir.resolve("model").resolve(CONFIG))) return dir.resolve("model");
+        if (!Files.isDirectory(dir)) throw new UserInputException(dir + ": no such folder");
+        throw new UserInputException(dir + ": no config.json (expected a Hugging Face GPT-2 folder or a pref4j run folder with model/)");
+    }
+
+    /** The tokenizer named in config.json's {@code pref4j_tokenizer}, or null. */
+    public static String tokenizerName(Path dir) {
+        try {
+            JsonNode n = JSON.readTree(dir.resolve(CONFIG).toFile());
+            JsonNode t = n == null ? null : n.get(TOKENIZER_KEY);
+            return t != null && t.isTextual() ? t.asText() : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** config.json key where pref4j records the tokenizer a model was trained with. */
+    public static final String TOKENIZER_KEY = "pref4j_tokenizer";
+
     /** Writes the model as a Hugging Face GPT-2 folder (atomically per file). */
     public static void save(Gpt model, Path dir) throws IOException {
+        save(model, dir, null);
+    }
+
+    /**
+     * Writes the model as a Hugging Face GPT-2 folder (atomically per file), recording the
+     * tokenizer's name in config.json when given.
+     */
+    public static void save(Gpt model, Path dir, String tokenizerName) throws IOException {
         Files.createDirectories(dir);
         GptConfig c = model.config();
         List<SafeTensors.Entry> tensors = new ArrayList<>();
@@ -138,6 +171,7 @@ public final class HfCheckpoint {
             cfg.put("bos_token_id", 50256);
             cfg.put("eos_token_id", 50256);
         }
+        if (tokenizerName != null) cfg.put(TOKENIZER_KEY, tokenizerName);
         Path tmp = Files.createTempFile(dir, ".config", ".tmp");
         try {
             Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(cfg) + "\n");
