@@ -51,6 +51,8 @@ final class CpuAttention {
     private static final int QB = Math.max(64, NR), KB = QB;
     /** Keys per online-softmax block of the single-row decode path. */
     private static final int DKB = 128;
+    /** {@link #gemm} shapes: full, or the causal-diagonal variants. */
+    static final int FULL = 0, TRI_N = 1, TRI_K_LOWER = 2, TRI_K_UPPER = 3;
 
     /** Per-worker scratch. */
     private static final class Scratch {
@@ -96,15 +98,15 @@ final class CpuAttention {
         }
     }
 
-    /** Forward scratch: a query tile, and K (transposed) and V of T keys. */
+    /** Forward scratch: a query tile, and K (row-major and transposed) and V of T keys. */
     private void ensureForward(int HS, int T) {
         int HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
         for (Scratch w : scratch) {
             w.hq = grow(w.hq, (long) QB * HSp);
             w.hdq = grow(w.hdq, (long) QB * HSp);   // the output accumulator
             w.kt = grow(w.kt, (long) HS * Tp);
+            w.hk = grow(w.hk, (long) Tp * HSp);
             w.hv = grow(w.hv, (long) Tp * HSp);
-            w.row = grow(w.row, HS);
         }
     }
 
@@ -163,14 +165,28 @@ final class CpuAttention {
         Arrays.fill(dst, n * ld, nPad * ld, 0f);
     }
 
-    /** dst[i·ld + r] = M[off + r·stride + i] for rows r in [0, n), i in [0, HS); zero columns n..nPad. */
-    private static void gatherTransposed(float[] dst, int ld, float[] row, MemorySegment M, long off, long stride,
-                                         int n, int nPad, int HS) {
-        for (int r = 0; r < n; r++) {
-            MemorySegment.copy(M, F32, (off + r * stride) * 4, row, 0, HS);
-            for (int i = 0; i < HS; i++) dst[i * ld + r] = row[i];
+    /**
+     * dst[i·ld + r] = src[r·lds + i] for rows r in [0, nPad), i in [0, HS): a transpose in
+     * blocks of 8 rows, so that both sides stay in a few cache lines.
+     */
+    private static void transpose(float[] dst, int ld, float[] src, int lds, int nPad, int HS) {
+        int r = 0;
+        for (; r + 8 <= nPad; r += 8) {
+            int s0 = r * lds;
+            for (int i = 0; i < HS; i++) {
+                int d = i * ld + r, si = s0 + i;
+                dst[d] = src[si];
+                dst[d + 1] = src[si + lds];
+                dst[d + 2] = src[si + 2 * lds];
+                dst[d + 3] = src[si + 3 * lds];
+                dst[d + 4] = src[si + 4 * lds];
+                dst[d + 5] = src[si + 5 * lds];
+                dst[d + 6] = src[si + 6 * lds];
+                dst[d + 7] = src[si + 7 * lds];
+            }
         }
-        for (int i = 0; i < HS; i++) Arrays.fill(dst, i * ld + n, i * ld + nPad, 0f);
+        for (; r < nPad; r++)
+            for (int i = 0; i < HS; i++) dst[i * ld + r] = src[r * lds + i];
     }
 
     // ---------------------------------------------------------------- forward
@@ -184,59 +200,79 @@ final class CpuAttention {
         final int HS = C / NH, C3 = 3 * C, HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
         final float scale = (float) (1.0 / Math.sqrt(HS));
         final int pairs = B * NH, nqb = (T + QB - 1) / QB;
+        // query blocks of a head are split into nch interleaved chunks only when there are
+        // too few heads to keep the workers busy; a chunk gathers K and V once
+        final int nch = Math.clamp((4L * scratch.length + pairs - 1) / pairs, 1, nqb);
         ensureForward(HS, T);
-        dynamic(pairs * nqb, (w, item) -> {
-            int qb = nqb - 1 - item / pairs, pair = item % pairs;
+        dynamic(pairs * nch, (w, item) -> {
+            int c = item / pairs, pair = item % pairs;
             int b = pair / NH, h = pair % NH;
             int len = length(lengths, b, T);
-            int q0 = qb * QB, q1 = Math.min(q0 + QB, len), qEnd = Math.min(q0 + QB, T);
-            // padding rows of this block
-            for (int t = Math.max(q0, len); t < qEnd; t++) {
-                long outOff = ((long) b * T + t) * C + (long) h * HS;
-                out.asSlice(outOff * 4, (long) HS * 4).fill((byte) 0);
-                lse.setAtIndex(F32, ((long) b * NH + h) * T + t, 0f);
-            }
-            if (q0 >= q1) return;
             long seqBase = (long) b * T * C3 + (long) h * HS;
-            int nq = q1 - q0, mr = roundUp(nq, MR), nk = q1, nkp = roundUp(nk, NR);
-            float[] q = w.hq, kt = w.kt, v = w.hv, o = w.hdq, s = w.s, mx = w.mx, sum = w.sum;
-            gatherRows(q, HSp, qkv, seqBase + (long) q0 * C3, C3, nq, mr, HS, scale);
-            gatherTransposed(kt, Tp, w.row, qkv, seqBase + C, C3, nk, nkp, HS);
-            gatherRows(v, HSp, qkv, seqBase + 2L * C, C3, nk, nkp, HS, 1f);
-            Arrays.fill(o, 0, mr * HSp, 0f);
-            Arrays.fill(mx, Float.NEGATIVE_INFINITY);
-            Arrays.fill(sum, 0f);
-            for (int k0 = 0; k0 < nk; k0 += KB) {
-                int nc = Math.min(KB, nkp - k0);
-                gemm(mr, nc, HS, q, 0, HSp, 1, kt, k0, Tp, s, 0, KB, false);
-                for (int r = 0; r < mr; r++) {
-                    int so = r * KB, nv = r < nq ? Math.min(nc, q0 + r + 1 - k0) : 0;
-                    if (nv <= 0) {
-                        Arrays.fill(s, so, so + nc, 0f);
-                        continue;
-                    }
-                    float bm = rowMax(s, so, nv), m = mx[r];
-                    if (bm > m) {
-                        // rescale what was accumulated under the old max (nothing, on the first block)
-                        if (m != Float.NEGATIVE_INFINITY) {
-                            float corr = (float) Math.exp(m - bm);
-                            sum[r] *= corr;
-                            scaleArray(o, r * HSp, HSp, corr);
-                        }
-                        mx[r] = m = bm;
-                    }
-                    sum[r] += expRow(s, so, nv, nc, m);
+            // padding rows of this chunk's blocks
+            for (int qb = nqb - 1 - c; qb >= 0; qb -= nch) {
+                for (int t = Math.max(qb * QB, len), qEnd = Math.min(qb * QB + QB, T); t < qEnd; t++) {
+                    long outOff = ((long) b * T + t) * C + (long) h * HS;
+                    out.asSlice(outOff * 4, (long) HS * 4).fill((byte) 0);
+                    lse.setAtIndex(F32, ((long) b * NH + h) * T + t, 0f);
                 }
-                gemm(mr, HSp, nc, s, 0, KB, 1, v, k0 * HSp, HSp, o, 0, HSp, true);
             }
-            for (int r = 0; r < nq; r++) {
-                int t = q0 + r;
-                scaleArray(o, r * HSp, HSp, 1f / sum[r]);
-                long outOff = ((long) b * T + t) * C + (long) h * HS;
-                MemorySegment.copy(o, r * HSp, out, F32, outOff * 4, HS);
-                lse.setAtIndex(F32, ((long) b * NH + h) * T + t, mx[r] + (float) Math.log(sum[r]));
-            }
+            // keys needed by the chunk's latest real block
+            int top = nqb - 1 - c;
+            while (top >= 0 && top * QB >= len) top -= nch;
+            if (top < 0) return;
+            int nk = Math.min(top * QB + QB, len), nkp = roundUp(nk, NR);
+            gatherRows(w.hk, HSp, qkv, seqBase + C, C3, nk, nkp, HS, 1f);
+            transpose(w.kt, Tp, w.hk, HSp, nkp, HS);
+            gatherRows(w.hv, HSp, qkv, seqBase + 2L * C, C3, nk, nkp, HS, 1f);
+            for (int qb = top; qb >= 0; qb -= nch) forwardBlock(w, qb * QB, Math.min(qb * QB + QB, len), qkv, seqBase,
+                    out, lse, ((long) b * T) * C + (long) h * HS, ((long) b * NH + h) * T, HS, HSp, Tp, C, C3, scale);
         });
+    }
+
+    /**
+     * Query rows [q0, q1) of one head against keys [0, q1), with that head's Kᵀ in w.kt and
+     * V in w.hv: online softmax over key tiles; writes out rows (from outBase + t·C) and lse
+     * (lseBase + t).
+     */
+    private static void forwardBlock(Scratch w, int q0, int q1, MemorySegment qkv, long seqBase, MemorySegment out,
+                                     MemorySegment lse, long outBase, long lseBase, int HS, int HSp, int Tp, int C,
+                                     int C3, float scale) {
+        int nq = q1 - q0, mr = roundUp(nq, MR), nk = q1, nkp = roundUp(nk, NR);
+        float[] q = w.hq, kt = w.kt, v = w.hv, o = w.hdq, s = w.s, mx = w.mx, sum = w.sum;
+        gatherRows(q, HSp, qkv, seqBase + (long) q0 * C3, C3, nq, mr, HS, scale);
+        Arrays.fill(o, 0, mr * HSp, 0f);
+        Arrays.fill(mx, Float.NEGATIVE_INFINITY);
+        Arrays.fill(sum, 0f);
+        for (int k0 = 0; k0 < nk; k0 += KB) {
+            int nc = Math.min(KB, nkp - k0);
+            gemm(mr, nc, HS, q, 0, HSp, 1, kt, k0, Tp, s, 0, KB, false, k0 == q0 ? TRI_N : FULL);
+            for (int r = 0; r < mr; r++) {
+                int so = r * KB, nv = r < nq ? Math.min(nc, q0 + r + 1 - k0) : 0;
+                if (nv <= 0) {
+                    Arrays.fill(s, so, so + nc, 0f);
+                    continue;
+                }
+                float bm = rowMax(s, so, nv), m = mx[r];
+                if (bm > m) {
+                    // rescale what was accumulated under the old max (nothing, on the first block)
+                    if (m != Float.NEGATIVE_INFINITY) {
+                        float corr = (float) Math.exp(m - bm);
+                        sum[r] *= corr;
+                        scaleArray(o, r * HSp, HSp, corr);
+                    }
+                    mx[r] = m = bm;
+                }
+                sum[r] += expRow(s, so, nv, nc, m);
+            }
+            gemm(mr, HSp, nc, s, 0, KB, 1, v, k0 * HSp, HSp, o, 0, HSp, true, k0 == q0 ? TRI_K_LOWER : FULL);
+        }
+        for (int r = 0; r < nq; r++) {
+            int t = q0 + r;
+            scaleArray(o, r * HSp, HSp, 1f / sum[r]);
+            MemorySegment.copy(o, r * HSp, out, F32, (outBase + (long) t * C) * 4, HS);
+            lse.setAtIndex(F32, lseBase + t, mx[r] + (float) Math.log(sum[r]));
+        }
     }
 
     /** max of a[off .. off+n), n ≥ 1. */
@@ -287,8 +323,9 @@ final class CpuAttention {
             float[] s = w.s, ds = w.dp, dD = w.dD, ls = w.lse, row = w.row;
             gatherRows(q, HSp, qkv, seqBase, C3, len, lp, HS, scale);
             gatherRows(k, HSp, qkv, seqBase + C, C3, len, lp, HS, 1f);
-            gatherTransposed(kt, Tp, row, qkv, seqBase + C, C3, len, lp, HS);
-            gatherTransposed(vt, Tp, row, qkv, seqBase + 2L * C, C3, len, lp, HS);
+            transpose(kt, Tp, k, HSp, lp, HS);
+            gatherRows(dv, HSp, qkv, seqBase + 2L * C, C3, len, lp, HS, 1f);    // V, until dv is cleared
+            transpose(vt, Tp, dv, HSp, lp, HS);
             gatherRows(dO, HSp, dout, oBase, C, len, lp, HS, 1f);
             for (int t = 0; t < len; t++) {
                 MemorySegment.copy(out, F32, (oBase + (long) t * C) * 4, row, 0, HS);
@@ -304,15 +341,16 @@ final class CpuAttention {
                 int nc = roundUp(Math.min(KB, len - s0), NR);
                 for (int t0 = s0; t0 < len; t0 += QB) {
                     int nq = Math.min(QB, len - t0), mr = roundUp(nq, MR);
-                    gemm(mr, nc, HS, q, t0 * HSp, HSp, 1, kt, s0, Tp, s, 0, KB, false);
-                    gemm(mr, nc, HS, dO, t0 * HSp, HSp, 1, vt, s0, Tp, ds, 0, KB, false);
+                    boolean diag = t0 == s0;
+                    gemm(mr, nc, HS, q, t0 * HSp, HSp, 1, kt, s0, Tp, s, 0, KB, false, diag ? TRI_N : FULL);
+                    gemm(mr, nc, HS, dO, t0 * HSp, HSp, 1, vt, s0, Tp, ds, 0, KB, false, diag ? TRI_N : FULL);
                     for (int r = 0; r < mr; r++) {
                         int t = t0 + r, so = r * KB, nv = r < nq ? Math.min(nc, t + 1 - s0) : 0;
                         probsAndGrads(s, ds, so, Math.max(nv, 0), nc, ls[t], dD[t]);
                     }
-                    gemm(nc, HSp, mr, s, 0, 1, KB, dO, t0 * HSp, HSp, dv, s0 * HSp, HSp, true);  // dV += Pᵀ·dO
-                    gemm(nc, HSp, mr, ds, 0, 1, KB, q, t0 * HSp, HSp, dk, s0 * HSp, HSp, true);  // dK += dSᵀ·Q
-                    gemm(mr, HSp, nc, ds, 0, KB, 1, k, s0 * HSp, HSp, dq, t0 * HSp, HSp, true);  // dQ += dS·K
+                    gemm(nc, HSp, mr, s, 0, 1, KB, dO, t0 * HSp, HSp, dv, s0 * HSp, HSp, true, diag ? TRI_K_UPPER : FULL);  // dV += Pᵀ·dO
+                    gemm(nc, HSp, mr, ds, 0, 1, KB, q, t0 * HSp, HSp, dk, s0 * HSp, HSp, true, diag ? TRI_K_UPPER : FULL);  // dK += dSᵀ·Q
+                    gemm(mr, HSp, nc, ds, 0, KB, 1, k, s0 * HSp, HSp, dq, t0 * HSp, HSp, true, diag ? TRI_K_LOWER : FULL);  // dQ += dS·K
                 }
             }
             // dk already carries the 1/√HS through the pre-scaled q
@@ -355,13 +393,21 @@ final class CpuAttention {
      * may be stored row-major), B row-major with leading dimension ldb, C row-major with
      * ldc. m must be a multiple of {@link #MR} and n of {@link #NR}; every register block
      * is a 4 × 2-vector tile of C accumulated by broadcast-A FMAs.
+     *
+     * <p>On a diagonal tile of the causal mask (query row r, key column r: the keys of row r
+     * are 0..r) {@code tri} skips what is known to be masked: {@link #TRI_N} computes for
+     * row block r only the column blocks that hold columns ≤ r+MR−1 (the rest of C is left
+     * as it was); {@link #TRI_K_LOWER} sums only i ≤ r+MR−1 and {@link #TRI_K_UPPER} only
+     * i ≥ r, for products whose skipped A entries are exactly 0 (so the result is the same).
      */
     static void gemm(int m, int n, int k, float[] a, int aOff, int ars, int aks,
-                     float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, boolean accumulate) {
+                     float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, boolean accumulate, int tri) {
         for (int r = 0; r < m; r += MR) {
+            int nEnd = tri == TRI_N ? Math.min(n, r + MR) : n;
+            int kBeg = tri == TRI_K_UPPER ? r : 0, kEnd = tri == TRI_K_LOWER ? Math.min(k, r + MR) : k;
             int a0 = aOff + r * ars, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
             int c0 = cOff + r * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-            for (int j = 0; j < n; j += NR) {
+            for (int j = 0; j < nEnd; j += NR) {
                 FloatVector x00, x01, x10, x11, x20, x21, x30, x31;
                 if (accumulate) {
                     x00 = FloatVector.fromArray(S, c, c0 + j);
@@ -375,7 +421,9 @@ final class CpuAttention {
                 } else {
                     x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = FloatVector.zero(S);
                 }
-                for (int i = 0, ai = 0, bi = bOff + j; i < k; i++, ai += aks, bi += ldb) {
+                int bj = bOff + j;
+                for (int i = kBeg; i < kEnd; i++) {
+                    int bi = bj + i * ldb, ai = i * aks;
                     FloatVector b0 = FloatVector.fromArray(S, b, bi), b1 = FloatVector.fromArray(S, b, bi + L);
                     FloatVector v = FloatVector.broadcast(S, a[a0 + ai]);
                     x00 = v.fma(b0, x00);
