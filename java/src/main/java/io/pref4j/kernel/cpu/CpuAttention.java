@@ -156,10 +156,14 @@ final class CpuAttention {
     /** dst[r·ld .. +HS) = scale·M[off + r·stride ..], zeros to ld, for rows r in [0, n); zero rows to nPad. */
     private static void gatherRows(float[] dst, int ld, MemorySegment M, long off, long stride, int n, int nPad,
                                    int HS, float scale) {
+        int ub = HS - HS % L;
         for (int r = 0; r < n; r++) {
             int d = r * ld;
-            MemorySegment.copy(M, F32, (off + r * stride) * 4, dst, d, HS);
-            if (scale != 1f) scaleArray(dst, d, HS, scale);
+            long o = off + r * stride;
+            // vector loads: cheaper than a bulk copy call per short row
+            int i = 0;
+            for (; i < ub; i += L) FloatVector.fromMemorySegment(S, M, (o + i) * 4, NO).mul(scale).intoArray(dst, d + i);
+            for (; i < HS; i++) dst[d + i] = M.getAtIndex(F32, o + i) * scale;
             Arrays.fill(dst, d + HS, d + ld, 0f);
         }
         Arrays.fill(dst, n * ld, nPad * ld, 0f);
