@@ -13,14 +13,21 @@ import static io.pref4j.kernel.cpu.CpuKernels.F32;
 import static io.pref4j.kernel.cpu.CpuKernels.I32;
 
 /**
- * Causal multi-head attention, flash-style: no T×T buffer exists. A query row walks its
- * keys in blocks of {@link #KB}, keeping a running max and sum (online softmax), and the
- * forward saves each row's log-sum-exp so that the backward can recompute probabilities
- * exactly. Dot products and axpys over the head size are vectorised; scores of a key
- * block are exponentiated with one vector op.
+ * Causal multi-head attention, flash-style: no T×T buffer exists. Work is done in tiles of
+ * {@link #QB} queries × {@link #KB} keys, each a small matrix product on float[] copies of
+ * one head's Q, K, V (gathered once per work item from the strided qkv layout): scores
+ * Q·Kᵀ use K transposed, so a register block of 4 queries × 2 vectors of keys is a chain
+ * of FMAs over the head size with broadcast q elements and no horizontal sums; P·V, and
+ * in the backward dO·Vᵀ, Pᵀ·dO, dSᵀ·Q and dS·K, use the same micro-kernel ({@link #gemm}).
+ * The forward keeps a running max and sum per query row (online softmax) across key tiles
+ * and saves each row's log-sum-exp so that the backward can recompute probabilities
+ * exactly.
  *
  * <p>Layout: qkv[B,T,3C], row = [q | k | v], head h in columns h·HS .. (h+1)·HS−1 of each
- * part. Sequences are right-padded to T with lengths[b] real tokens.
+ * part. Sequences are right-padded to T with lengths[b] real tokens. Inside the float[]
+ * copies rows are padded to a multiple of 2 vectors (HSp columns) and sequences to a
+ * multiple of the tile size with zeros; scores of keys s &gt; t (and of padding queries)
+ * are masked to probability exactly 0 before they are used, so padding never contributes.
  *
  * <p>Threads: the forward's work items are (b, h, block of {@link #QB} query rows), handed
  * out dynamically, most expensive (latest rows) first. The backward's item is a whole
@@ -28,24 +35,38 @@ import static io.pref4j.kernel.cpu.CpuKernels.I32;
  * worker slot has its own scratch, allocated once and grown only when a larger T or HS is
  * seen, so repeated calls do not allocate buffers. Because of that shared scratch, one
  * instance must not be called from two threads at once (the backend is driven by one
- * thread; parallelism is inside each call).
+ * thread; parallelism is inside each call). Results do not depend on the thread count.
  */
 final class CpuAttention {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    /** Columns of the micro-kernel's register block (2 vectors). */
+    private static final int NR = 2 * L;
+    /** Rows of the micro-kernel's register block. */
+    private static final int MR = 4;
     private static final ByteOrder NO = ByteOrder.nativeOrder();
 
-    /** Keys per online-softmax block. */
-    private static final int KB = 128;
-    /** Query rows per forward work item. */
-    private static final int QB = 16;
+    /** Query rows and keys per tile (a multiple of NR and MR). */
+    private static final int QB = Math.max(64, NR), KB = QB;
+    /** Keys per online-softmax block of the single-row decode path. */
+    private static final int DKB = 128;
+    /** {@link #gemm} shapes: full, or the causal-diagonal variants. */
+    static final int FULL = 0, TRI_N = 1, TRI_K_LOWER = 2, TRI_K_UPPER = 3;
 
     /** Per-worker scratch. */
     private static final class Scratch {
-        float[] q = new float[0], acc = new float[0], dO = new float[0], dq = new float[0];
-        final float[] sc = new float[KB], dp = new float[KB];
-        float[] dk = new float[0], dv = new float[0];
+        // decode (one query row)
+        float[] q = new float[0], acc = new float[0];
+        final float[] sc = new float[DKB];
+        // tiles
+        final float[] s = new float[QB * KB], dp = new float[QB * KB];
+        final float[] mx = new float[QB], sum = new float[QB];
+        // one head: [Tp][HSp] row-major, or [HS][Tp] transposed (kt, vt)
+        float[] hq = new float[0], hk = new float[0], hv = new float[0], hdo = new float[0];
+        float[] hdq = new float[0], hdk = new float[0], hdv = new float[0];
+        float[] kt = new float[0], vt = new float[0];
+        float[] dD = new float[0], lse = new float[0], row = new float[0];
     }
 
     private final Parallel par;
@@ -58,21 +79,53 @@ final class CpuAttention {
         for (int i = 0; i < scratch.length; i++) scratch[i] = new Scratch();
     }
 
-    /** Makes every worker's scratch big enough for head size HS (and T rows of dk/dv when T > 0). */
-    private void ensure(int HS, int T) {
+    private static int roundUp(int x, int m) {
+        return (x + m - 1) / m * m;
+    }
+
+    private static float[] grow(float[] a, long n) {
+        if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("attention scratch too large: " + n);
+        return a.length >= n ? a : new float[(int) n];
+    }
+
+    /** Makes every worker's decode scratch big enough for head size HS. */
+    private void ensureRow(int HS) {
         for (Scratch w : scratch) {
             if (w.q.length < HS) {
                 w.q = new float[HS];
                 w.acc = new float[HS];
-                w.dO = new float[HS];
-                w.dq = new float[HS];
             }
-            long need = (long) T * HS;
-            if (need > Integer.MAX_VALUE) throw new IllegalArgumentException("T*HS too large");
-            if (w.dk.length < need) {
-                w.dk = new float[(int) need];
-                w.dv = new float[(int) need];
-            }
+        }
+    }
+
+    /** Forward scratch: a query tile, and K (row-major and transposed) and V of T keys. */
+    private void ensureForward(int HS, int T) {
+        int HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
+        for (Scratch w : scratch) {
+            w.hq = grow(w.hq, (long) QB * HSp);
+            w.hdq = grow(w.hdq, (long) QB * HSp);   // the output accumulator
+            w.kt = grow(w.kt, (long) HS * Tp);
+            w.hk = grow(w.hk, (long) Tp * HSp);
+            w.hv = grow(w.hv, (long) Tp * HSp);
+        }
+    }
+
+    /** Backward scratch: a whole head's Q, K, Kᵀ, Vᵀ, dO, dQ, dK, dV, D and lse. */
+    private void ensureBackward(int HS, int T) {
+        int HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
+        long n = (long) Tp * HSp, nt = (long) HS * Tp;
+        for (Scratch w : scratch) {
+            w.hq = grow(w.hq, n);
+            w.hk = grow(w.hk, n);
+            w.hdo = grow(w.hdo, n);
+            w.hdq = grow(w.hdq, n);
+            w.hdk = grow(w.hdk, n);
+            w.hdv = grow(w.hdv, n);
+            w.kt = grow(w.kt, nt);
+            w.vt = grow(w.vt, nt);
+            w.dD = grow(w.dD, Tp);
+            w.lse = grow(w.lse, Tp);
+            w.row = grow(w.row, HS);
         }
     }
 
@@ -98,6 +151,48 @@ final class CpuAttention {
         return Math.clamp(lengths.getAtIndex(I32, b), 0, T);
     }
 
+    // ---------------------------------------------------------------- gathering
+
+    /** dst[r·ld .. +HS) = scale·M[off + r·stride ..], zeros to ld, for rows r in [0, n); zero rows to nPad. */
+    private static void gatherRows(float[] dst, int ld, MemorySegment M, long off, long stride, int n, int nPad,
+                                   int HS, float scale) {
+        int ub = HS - HS % L;
+        for (int r = 0; r < n; r++) {
+            int d = r * ld;
+            long o = off + r * stride;
+            // vector loads: cheaper than a bulk copy call per short row
+            int i = 0;
+            for (; i < ub; i += L) FloatVector.fromMemorySegment(S, M, (o + i) * 4, NO).mul(scale).intoArray(dst, d + i);
+            for (; i < HS; i++) dst[d + i] = M.getAtIndex(F32, o + i) * scale;
+            Arrays.fill(dst, d + HS, d + ld, 0f);
+        }
+        Arrays.fill(dst, n * ld, nPad * ld, 0f);
+    }
+
+    /**
+     * dst[i·ld + r] = src[r·lds + i] for rows r in [0, nPad), i in [0, HS): a transpose in
+     * blocks of 8 rows, so that both sides stay in a few cache lines.
+     */
+    private static void transpose(float[] dst, int ld, float[] src, int lds, int nPad, int HS) {
+        int r = 0;
+        for (; r + 8 <= nPad; r += 8) {
+            int s0 = r * lds;
+            for (int i = 0; i < HS; i++) {
+                int d = i * ld + r, si = s0 + i;
+                dst[d] = src[si];
+                dst[d + 1] = src[si + lds];
+                dst[d + 2] = src[si + 2 * lds];
+                dst[d + 3] = src[si + 3 * lds];
+                dst[d + 4] = src[si + 4 * lds];
+                dst[d + 5] = src[si + 5 * lds];
+                dst[d + 6] = src[si + 6 * lds];
+                dst[d + 7] = src[si + 7 * lds];
+            }
+        }
+        for (; r < nPad; r++)
+            for (int i = 0; i < HS; i++) dst[i * ld + r] = src[r * lds + i];
+    }
+
     // ---------------------------------------------------------------- forward
 
     /**
@@ -106,65 +201,109 @@ final class CpuAttention {
      */
     void forward(MemorySegment out, MemorySegment lse, MemorySegment qkv, MemorySegment lengths,
                  int B, int T, int C, int NH) {
-        final int HS = C / NH, C3 = 3 * C;
+        final int HS = C / NH, C3 = 3 * C, HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
         final float scale = (float) (1.0 / Math.sqrt(HS));
         final int pairs = B * NH, nqb = (T + QB - 1) / QB;
-        ensure(HS, 0);
-        dynamic(pairs * nqb, (w, item) -> {
-            int qb = nqb - 1 - item / pairs, pair = item % pairs;
+        // query blocks of a head are split into nch interleaved chunks only when there are
+        // too few heads to keep the workers busy; a chunk gathers K and V once
+        final int nch = Math.clamp((4L * scratch.length + pairs - 1) / pairs, 1, nqb);
+        ensureForward(HS, T);
+        dynamic(pairs * nch, (w, item) -> {
+            int c = item / pairs, pair = item % pairs;
             int b = pair / NH, h = pair % NH;
             int len = length(lengths, b, T);
-            long seqBase = (long) b * T * C3;
-            for (int t = qb * QB, tEnd = Math.min(T, t + QB); t < tEnd; t++) {
-                long outOff = ((long) b * T + t) * C + (long) h * HS;
-                long lseOff = ((long) b * NH + h) * T + t;
-                if (t >= len) {
+            long seqBase = (long) b * T * C3 + (long) h * HS;
+            // padding rows of this chunk's blocks
+            for (int qb = nqb - 1 - c; qb >= 0; qb -= nch) {
+                for (int t = Math.max(qb * QB, len), qEnd = Math.min(qb * QB + QB, T); t < qEnd; t++) {
+                    long outOff = ((long) b * T + t) * C + (long) h * HS;
                     out.asSlice(outOff * 4, (long) HS * 4).fill((byte) 0);
-                    lse.setAtIndex(F32, lseOff, 0f);
-                    continue;
+                    lse.setAtIndex(F32, ((long) b * NH + h) * T + t, 0f);
                 }
-                long qOff = seqBase + (long) t * C3 + (long) h * HS;
-                for (int i = 0; i < HS; i++) w.q[i] = qkv.getAtIndex(F32, qOff + i) * scale;
-                long kBase = seqBase + C + (long) h * HS;
-                float l = attendRow(w, HS, qkv, kBase, qkv, kBase + C, C3, t + 1, out, outOff);
-                lse.setAtIndex(F32, lseOff, l);
             }
+            // keys needed by the chunk's latest real block
+            int top = nqb - 1 - c;
+            while (top >= 0 && top * QB >= len) top -= nch;
+            if (top < 0) return;
+            int nk = Math.min(top * QB + QB, len), nkp = roundUp(nk, NR);
+            gatherRows(w.hk, HSp, qkv, seqBase + C, C3, nk, nkp, HS, 1f);
+            transpose(w.kt, Tp, w.hk, HSp, nkp, HS);
+            gatherRows(w.hv, HSp, qkv, seqBase + 2L * C, C3, nk, nkp, HS, 1f);
+            for (int qb = top; qb >= 0; qb -= nch) forwardBlock(w, qb * QB, Math.min(qb * QB + QB, len), qkv, seqBase,
+                    out, lse, ((long) b * T) * C + (long) h * HS, ((long) b * NH + h) * T, HS, HSp, Tp, C, C3, scale);
         });
     }
 
     /**
-     * One query row: with the pre-scaled query in w.q, attends over n keys
-     * K[kBase + s·stride .. +HS) and values V[vBase + s·stride ..], s in [0, n), using an
-     * online softmax over key blocks; writes the HS outputs to out[outOff..] and returns
-     * the log-sum-exp of the scores.
+     * Query rows [q0, q1) of one head against keys [0, q1), with that head's Kᵀ in w.kt and
+     * V in w.hv: online softmax over key tiles; writes out rows (from outBase + t·C) and lse
+     * (lseBase + t).
      */
-    private static float attendRow(Scratch w, int HS, MemorySegment K, long kBase, MemorySegment V, long vBase,
-                                   long stride, int n, MemorySegment out, long outOff) {
-        float[] acc = w.acc, sc = w.sc;
-        Arrays.fill(acc, 0, HS, 0f);
-        float m = Float.NEGATIVE_INFINITY, l = 0f;
-        for (int kb = 0; kb < n; kb += KB) {
-            int cnt = Math.min(KB, n - kb);
-            dots(w.q, K, kBase + kb * stride, stride, cnt, HS, sc);
-            float bm = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < cnt; j++) bm = Math.max(bm, sc[j]);
-            if (bm > m) {
-                // rescale what was accumulated under the old max (nothing, on the first block)
-                if (kb > 0) {
-                    float corr = (float) Math.exp(m - bm);
-                    l *= corr;
-                    scaleArray(acc, HS, corr);
+    private static void forwardBlock(Scratch w, int q0, int q1, MemorySegment qkv, long seqBase, MemorySegment out,
+                                     MemorySegment lse, long outBase, long lseBase, int HS, int HSp, int Tp, int C,
+                                     int C3, float scale) {
+        int nq = q1 - q0, mr = roundUp(nq, MR), nk = q1, nkp = roundUp(nk, NR);
+        float[] q = w.hq, kt = w.kt, v = w.hv, o = w.hdq, s = w.s, mx = w.mx, sum = w.sum;
+        gatherRows(q, HSp, qkv, seqBase + (long) q0 * C3, C3, nq, mr, HS, scale);
+        Arrays.fill(o, 0, mr * HSp, 0f);
+        Arrays.fill(mx, Float.NEGATIVE_INFINITY);
+        Arrays.fill(sum, 0f);
+        for (int k0 = 0; k0 < nk; k0 += KB) {
+            int nc = Math.min(KB, nkp - k0);
+            gemm(mr, nc, HS, q, 0, HSp, 1, kt, k0, Tp, s, 0, KB, false, k0 == q0 ? TRI_N : FULL);
+            for (int r = 0; r < mr; r++) {
+                int so = r * KB, nv = r < nq ? Math.min(nc, q0 + r + 1 - k0) : 0;
+                if (nv <= 0) {
+                    Arrays.fill(s, so, so + nc, 0f);
+                    continue;
                 }
-                m = bm;
+                float bm = rowMax(s, so, nv), m = mx[r];
+                if (bm > m) {
+                    // rescale what was accumulated under the old max (nothing, on the first block)
+                    if (m != Float.NEGATIVE_INFINITY) {
+                        float corr = (float) Math.exp(m - bm);
+                        sum[r] *= corr;
+                        scaleArray(o, r * HSp, HSp, corr);
+                    }
+                    mx[r] = m = bm;
+                }
+                sum[r] += expRow(s, so, nv, nc, m);
             }
-            l += expShift(sc, cnt, m);
-            axpys(acc, sc, V, vBase + kb * stride, stride, cnt, HS);
+            gemm(mr, HSp, nc, s, 0, KB, 1, v, k0 * HSp, HSp, o, 0, HSp, true, k0 == q0 ? TRI_K_LOWER : FULL);
         }
-        float inv = 1f / l;
-        int i = 0, ub = HS - HS % L;
-        for (; i < ub; i += L) FloatVector.fromArray(S, acc, i).mul(inv).intoMemorySegment(out, (outOff + i) * 4, NO);
-        for (; i < HS; i++) out.setAtIndex(F32, outOff + i, acc[i] * inv);
-        return m + (float) Math.log(l);
+        for (int r = 0; r < nq; r++) {
+            int t = q0 + r;
+            scaleArray(o, r * HSp, HSp, 1f / sum[r]);
+            MemorySegment.copy(o, r * HSp, out, F32, (outBase + (long) t * C) * 4, HS);
+            lse.setAtIndex(F32, lseBase + t, mx[r] + (float) Math.log(sum[r]));
+        }
+    }
+
+    /** max of a[off .. off+n), n ≥ 1. */
+    private static float rowMax(float[] a, int off, int n) {
+        FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int j = 0;
+        for (; j + L <= n; j += L) m = m.max(FloatVector.fromArray(S, a, off + j));
+        float r = m.reduceLanes(VectorOperators.MAX);
+        for (; j < n; j++) r = Math.max(r, a[off + j]);
+        return r;
+    }
+
+    /**
+     * a[off+j] = exp(a[off+j] − shift) for j in [0, nv) and 0 for j in [nv, nc) (nc a
+     * multiple of L, nv ≤ nc); returns the sum.
+     */
+    private static float expRow(float[] a, int off, int nv, int nc, float shift) {
+        FloatVector sum = FloatVector.zero(S);
+        int j = 0;
+        for (; j < nv; j += L) {
+            FloatVector e = FloatVector.fromArray(S, a, off + j).sub(shift).lanewise(VectorOperators.EXP);
+            if (j + L > nv) e = e.blend(0f, S.indexInRange(j, nv).not());
+            e.intoArray(a, off + j);
+            sum = sum.add(e);
+        }
+        Arrays.fill(a, off + j, off + nc, 0f);
+        return sum.reduceLanes(VectorOperators.ADD);
     }
 
     // ---------------------------------------------------------------- backward
@@ -176,57 +315,56 @@ final class CpuAttention {
      */
     void backward(MemorySegment dqkv, MemorySegment dout, MemorySegment qkv, MemorySegment out,
                   MemorySegment lse, MemorySegment lengths, int B, int T, int C, int NH) {
-        final int HS = C / NH, C3 = 3 * C;
+        final int HS = C / NH, C3 = 3 * C, HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
         final float scale = (float) (1.0 / Math.sqrt(HS));
-        ensure(HS, T);
+        ensureBackward(HS, T);
         dynamic(B * NH, (w, pair) -> {
             int b = pair / NH, h = pair % NH;
-            int len = length(lengths, b, T);
-            long seqBase = (long) b * T * C3;
-            long kBase = seqBase + C + (long) h * HS, vBase = kBase + C;
-            float[] qs = w.q, dO = w.dO, dq = w.dq, dk = w.dk, dv = w.dv, sc = w.sc, dp = w.dp;
-            Arrays.fill(dk, 0, len * HS, 0f);
-            Arrays.fill(dv, 0, len * HS, 0f);
-            int ub = HS - HS % L;
+            int len = length(lengths, b, T), lp = roundUp(len, KB);
+            long seqBase = (long) b * T * C3 + (long) h * HS, oBase = (long) b * T * C + (long) h * HS;
+            long lBase = ((long) b * NH + h) * T;
+            float[] q = w.hq, k = w.hk, kt = w.kt, vt = w.vt, dO = w.hdo, dq = w.hdq, dk = w.hdk, dv = w.hdv;
+            float[] s = w.s, ds = w.dp, dD = w.dD, ls = w.lse, row = w.row;
+            gatherRows(q, HSp, qkv, seqBase, C3, len, lp, HS, scale);
+            gatherRows(k, HSp, qkv, seqBase + C, C3, len, lp, HS, 1f);
+            transpose(kt, Tp, k, HSp, lp, HS);
+            gatherRows(dv, HSp, qkv, seqBase + 2L * C, C3, len, lp, HS, 1f);    // V, until dv is cleared
+            transpose(vt, Tp, dv, HSp, lp, HS);
+            gatherRows(dO, HSp, dout, oBase, C, len, lp, HS, 1f);
             for (int t = 0; t < len; t++) {
-                long qOff = seqBase + (long) t * C3 + (long) h * HS;
-                long oOff = ((long) b * T + t) * C + (long) h * HS;
-                for (int i = 0; i < HS; i++) {
-                    qs[i] = qkv.getAtIndex(F32, qOff + i) * scale;
-                    dO[i] = dout.getAtIndex(F32, oOff + i);
-                }
-                float D = dot(dO, out, oOff, HS);
-                float lseT = lse.getAtIndex(F32, ((long) b * NH + h) * T + t);
-                Arrays.fill(dq, 0, HS, 0f);
-                for (int kb = 0; kb <= t; kb += KB) {
-                    int cnt = Math.min(KB, t + 1 - kb);
-                    dots(qs, qkv, kBase + (long) kb * C3, C3, cnt, HS, sc);
-                    dots(dO, qkv, vBase + (long) kb * C3, C3, cnt, HS, dp);
-                    expShift(sc, cnt, lseT);                       // sc = P
-                    for (int j = 0; j < cnt; j++) dp[j] = sc[j] * (dp[j] - D); // dp = dS
-                    axpys(dq, dp, qkv, kBase + (long) kb * C3, C3, cnt, HS);
-                    for (int j = 0; j < cnt; j++) {
-                        int r = (kb + j) * HS;
-                        FloatVector ds = FloatVector.broadcast(S, dp[j]), p = FloatVector.broadcast(S, sc[j]);
-                        int i = 0;
-                        for (; i < ub; i += L) {
-                            FloatVector.fromArray(S, qs, i).fma(ds, FloatVector.fromArray(S, dk, r + i)).intoArray(dk, r + i);
-                            FloatVector.fromArray(S, dO, i).fma(p, FloatVector.fromArray(S, dv, r + i)).intoArray(dv, r + i);
-                        }
-                        for (; i < HS; i++) {
-                            dk[r + i] += dp[j] * qs[i];
-                            dv[r + i] += sc[j] * dO[i];
-                        }
+                MemorySegment.copy(out, F32, (oBase + (long) t * C) * 4, row, 0, HS);
+                dD[t] = dot(dO, t * HSp, row, HS);
+                ls[t] = lse.getAtIndex(F32, lBase + t);
+            }
+            Arrays.fill(dD, len, lp, 0f);
+            Arrays.fill(ls, len, lp, 0f);
+            Arrays.fill(dq, 0, lp * HSp, 0f);
+            Arrays.fill(dk, 0, lp * HSp, 0f);
+            Arrays.fill(dv, 0, lp * HSp, 0f);
+            for (int s0 = 0; s0 < len; s0 += KB) {
+                int nc = roundUp(Math.min(KB, len - s0), NR);
+                for (int t0 = s0; t0 < len; t0 += QB) {
+                    int nq = Math.min(QB, len - t0), mr = roundUp(nq, MR);
+                    boolean diag = t0 == s0;
+                    gemm(mr, nc, HS, q, t0 * HSp, HSp, 1, kt, s0, Tp, s, 0, KB, false, diag ? TRI_N : FULL);
+                    gemm(mr, nc, HS, dO, t0 * HSp, HSp, 1, vt, s0, Tp, ds, 0, KB, false, diag ? TRI_N : FULL);
+                    for (int r = 0; r < mr; r++) {
+                        int t = t0 + r, so = r * KB, nv = r < nq ? Math.min(nc, t + 1 - s0) : 0;
+                        probsAndGrads(s, ds, so, Math.max(nv, 0), nc, ls[t], dD[t]);
                     }
+                    gemm(nc, HSp, mr, s, 0, 1, KB, dO, t0 * HSp, HSp, dv, s0 * HSp, HSp, true, diag ? TRI_K_UPPER : FULL);  // dV += Pᵀ·dO
+                    gemm(nc, HSp, mr, ds, 0, 1, KB, q, t0 * HSp, HSp, dk, s0 * HSp, HSp, true, diag ? TRI_K_UPPER : FULL);  // dK += dSᵀ·Q
+                    gemm(mr, HSp, nc, ds, 0, KB, 1, k, s0 * HSp, HSp, dq, t0 * HSp, HSp, true, diag ? TRI_K_LOWER : FULL);  // dQ += dS·K
                 }
-                for (int i = 0; i < HS; i++) dqkv.setAtIndex(F32, qOff + i, dq[i] * scale);
             }
             // dk already carries the 1/√HS through the pre-scaled q
             for (int t = 0; t < T; t++) {
-                long qOff = seqBase + (long) t * C3 + (long) h * HS;
+                long qOff = seqBase + (long) t * C3;
                 if (t < len) {
-                    MemorySegment.copy(dk, t * HS, dqkv, F32, (qOff + C) * 4, HS);      // byte offsets
-                    MemorySegment.copy(dv, t * HS, dqkv, F32, (qOff + 2L * C) * 4, HS);
+                    scaleArray(dq, t * HSp, HS, scale);
+                    MemorySegment.copy(dq, t * HSp, dqkv, F32, qOff * 4, HS);           // byte offsets
+                    MemorySegment.copy(dk, t * HSp, dqkv, F32, (qOff + C) * 4, HS);
+                    MemorySegment.copy(dv, t * HSp, dqkv, F32, (qOff + 2L * C) * 4, HS);
                 } else {
                     dqkv.asSlice(qOff * 4, (long) HS * 4).fill((byte) 0);
                     dqkv.asSlice((qOff + C) * 4, (long) HS * 4).fill((byte) 0);
@@ -234,6 +372,86 @@ final class CpuAttention {
                 }
             }
         });
+    }
+
+    /**
+     * Over one tile row: s = P = exp(s − lse) and ds = P∘(ds − D) for j in [0, nv), both 0
+     * for j in [nv, nc) (nc a multiple of L).
+     */
+    private static void probsAndGrads(float[] s, float[] ds, int off, int nv, int nc, float lse, float D) {
+        int j = 0;
+        for (; j < nv; j += L) {
+            FloatVector p = FloatVector.fromArray(S, s, off + j).sub(lse).lanewise(VectorOperators.EXP);
+            if (j + L > nv) p = p.blend(0f, S.indexInRange(j, nv).not());
+            p.intoArray(s, off + j);
+            p.mul(FloatVector.fromArray(S, ds, off + j).sub(D)).intoArray(ds, off + j);
+        }
+        Arrays.fill(s, off + j, off + nc, 0f);
+        Arrays.fill(ds, off + j, off + nc, 0f);
+    }
+
+    // ---------------------------------------------------------------- micro-kernel
+
+    /**
+     * C[m×n] (+)= A[m×k]·B[k×n] with A(r, i) = a[aOff + r·ars + i·aks] (so either A or Aᵀ
+     * may be stored row-major), B row-major with leading dimension ldb, C row-major with
+     * ldc. m must be a multiple of {@link #MR} and n of {@link #NR}; every register block
+     * is a 4 × 2-vector tile of C accumulated by broadcast-A FMAs.
+     *
+     * <p>On a diagonal tile of the causal mask (query row r, key column r: the keys of row r
+     * are 0..r) {@code tri} skips what is known to be masked: {@link #TRI_N} computes for
+     * row block r only the column blocks that hold columns ≤ r+MR−1 (the rest of C is left
+     * as it was); {@link #TRI_K_LOWER} sums only i ≤ r+MR−1 and {@link #TRI_K_UPPER} only
+     * i ≥ r, for products whose skipped A entries are exactly 0 (so the result is the same).
+     */
+    static void gemm(int m, int n, int k, float[] a, int aOff, int ars, int aks,
+                     float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, boolean accumulate, int tri) {
+        for (int r = 0; r < m; r += MR) {
+            int nEnd = tri == TRI_N ? Math.min(n, r + MR) : n;
+            int kBeg = tri == TRI_K_UPPER ? r : 0, kEnd = tri == TRI_K_LOWER ? Math.min(k, r + MR) : k;
+            int a0 = aOff + r * ars, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
+            int c0 = cOff + r * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+            for (int j = 0; j < nEnd; j += NR) {
+                FloatVector x00, x01, x10, x11, x20, x21, x30, x31;
+                if (accumulate) {
+                    x00 = FloatVector.fromArray(S, c, c0 + j);
+                    x01 = FloatVector.fromArray(S, c, c0 + j + L);
+                    x10 = FloatVector.fromArray(S, c, c1 + j);
+                    x11 = FloatVector.fromArray(S, c, c1 + j + L);
+                    x20 = FloatVector.fromArray(S, c, c2 + j);
+                    x21 = FloatVector.fromArray(S, c, c2 + j + L);
+                    x30 = FloatVector.fromArray(S, c, c3 + j);
+                    x31 = FloatVector.fromArray(S, c, c3 + j + L);
+                } else {
+                    x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = FloatVector.zero(S);
+                }
+                int bj = bOff + j;
+                for (int i = kBeg; i < kEnd; i++) {
+                    int bi = bj + i * ldb, ai = i * aks;
+                    FloatVector b0 = FloatVector.fromArray(S, b, bi), b1 = FloatVector.fromArray(S, b, bi + L);
+                    FloatVector v = FloatVector.broadcast(S, a[a0 + ai]);
+                    x00 = v.fma(b0, x00);
+                    x01 = v.fma(b1, x01);
+                    v = FloatVector.broadcast(S, a[a1 + ai]);
+                    x10 = v.fma(b0, x10);
+                    x11 = v.fma(b1, x11);
+                    v = FloatVector.broadcast(S, a[a2 + ai]);
+                    x20 = v.fma(b0, x20);
+                    x21 = v.fma(b1, x21);
+                    v = FloatVector.broadcast(S, a[a3 + ai]);
+                    x30 = v.fma(b0, x30);
+                    x31 = v.fma(b1, x31);
+                }
+                x00.intoArray(c, c0 + j);
+                x01.intoArray(c, c0 + j + L);
+                x10.intoArray(c, c1 + j);
+                x11.intoArray(c, c1 + j + L);
+                x20.intoArray(c, c2 + j);
+                x21.intoArray(c, c2 + j + L);
+                x30.intoArray(c, c3 + j);
+                x31.intoArray(c, c3 + j + L);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- KV cache
@@ -259,7 +477,8 @@ final class CpuAttention {
     /**
      * One decode step: for each row b and head h, stores the new k, v at cache position
      * positions[b], then out[b,h] = attention of q over cache positions 0..positions[b].
-     * Uses the same row routine as the forward, so it reproduces forward rows.
+     * Walks the cache one row at a time with the same online softmax as the forward, so it
+     * reproduces forward rows up to float rounding (summation order differs).
      */
     void decode(MemorySegment out, MemorySegment qkv, MemorySegment kCache, MemorySegment vCache,
                 MemorySegment positions, int B, int C, int NH, int maxT) {
@@ -270,7 +489,7 @@ final class CpuAttention {
             if (pos < 0 || pos >= maxT)
                 throw new IllegalArgumentException("position " + pos + " of row " + b + " outside cache [0, " + maxT + ")");
         }
-        ensure(HS, 0);
+        ensureRow(HS);
         dynamic(B * NH, (w, pair) -> {
             int b = pair / NH, h = pair % NH;
             int pos = positions.getAtIndex(I32, b);
@@ -283,7 +502,49 @@ final class CpuAttention {
         });
     }
 
+    /**
+     * One query row: with the pre-scaled query in w.q, attends over n keys
+     * K[kBase + s·stride .. +HS) and values V[vBase + s·stride ..], s in [0, n), using an
+     * online softmax over key blocks; writes the HS outputs to out[outOff..].
+     */
+    private static void attendRow(Scratch w, int HS, MemorySegment K, long kBase, MemorySegment V, long vBase,
+                                  long stride, int n, MemorySegment out, long outOff) {
+        float[] acc = w.acc, sc = w.sc;
+        Arrays.fill(acc, 0, HS, 0f);
+        float m = Float.NEGATIVE_INFINITY, l = 0f;
+        for (int kb = 0; kb < n; kb += DKB) {
+            int cnt = Math.min(DKB, n - kb);
+            dots(w.q, K, kBase + kb * stride, stride, cnt, HS, sc);
+            float bm = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < cnt; j++) bm = Math.max(bm, sc[j]);
+            if (bm > m) {
+                if (kb > 0) {
+                    float corr = (float) Math.exp(m - bm);
+                    l *= corr;
+                    scaleArray(acc, 0, HS, corr);
+                }
+                m = bm;
+            }
+            l += expShift(sc, cnt, m);
+            axpys(acc, sc, V, vBase + kb * stride, stride, cnt, HS);
+        }
+        float inv = 1f / l;
+        int i = 0, ub = HS - HS % L;
+        for (; i < ub; i += L) FloatVector.fromArray(S, acc, i).mul(inv).intoMemorySegment(out, (outOff + i) * 4, NO);
+        for (; i < HS; i++) out.setAtIndex(F32, outOff + i, acc[i] * inv);
+    }
+
     // ---------------------------------------------------------------- vector helpers
+
+    /** Σ_i a[aOff + i]·b[i] over n values. */
+    private static float dot(float[] a, int aOff, float[] b, int n) {
+        int i = 0, ub = n - n % L;
+        FloatVector acc = FloatVector.zero(S);
+        for (; i < ub; i += L) acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, i), acc);
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += a[aOff + i] * b[i];
+        return s;
+    }
 
     /** Σ_i a[i]·m[off + i] over n values. */
     private static float dot(float[] a, MemorySegment m, long off, int n) {
@@ -375,10 +636,10 @@ final class CpuAttention {
         return s;
     }
 
-    /** a[0..n) *= s. */
-    private static void scaleArray(float[] a, int n, float s) {
+    /** a[off .. off+n) *= s. */
+    private static void scaleArray(float[] a, int off, int n, float s) {
         int i = 0, ub = n - n % L;
-        for (; i < ub; i += L) FloatVector.fromArray(S, a, i).mul(s).intoArray(a, i);
-        for (; i < n; i++) a[i] *= s;
+        for (; i < ub; i += L) FloatVector.fromArray(S, a, off + i).mul(s).intoArray(a, off + i);
+        for (; i < n; i++) a[off + i] *= s;
     }
 }

@@ -39,6 +39,7 @@ class CpuAttentionTest {
             {3, 33, 40, 2, 20, 33, 0},    // HS = 20, an empty sequence
             {2, 7, 12, 4, 5, 7},          // HS = 3 (< vector width)
             {1, 300, 16, 1, 290},         // several key blocks
+            {2, 130, 256, 4, 130, 70},    // HS = 64, many heads (one work item per head), ragged tiles
     };
 
     // ---------------------------------------------------------------- helpers
@@ -195,6 +196,37 @@ class CpuAttentionTest {
                 for (int t = len[b]; t < T; t++)
                     for (int c = 0; c < 3 * C; c++) assertEquals(0f, d[(b * T + t) * 3 * C + c], "pad dqkv" + s);
         }
+    }
+
+    /** The tile micro-kernel against a naive product, in every access pattern and causal variant it is used with. */
+    @Test void gemmMicroKernel() {
+        Random r = new Random(17);
+        int m = 16, n = 32, k = 16, ld = 40;
+        for (boolean transA : new boolean[]{false, true})
+            for (int tri : new int[]{CpuAttention.FULL, CpuAttention.TRI_N, CpuAttention.TRI_K_LOWER, CpuAttention.TRI_K_UPPER}) {
+                float[] a = rand(r, ld * ld, 1), b = rand(r, ld * ld, 1), c0 = rand(r, m * ld, 1);
+                // entries the causal variants may skip are zero, as they are in use
+                for (int row = 0; row < m; row++)
+                    for (int i = 0; i < k; i++) {
+                        boolean zero = tri == CpuAttention.TRI_K_LOWER ? i > row : tri == CpuAttention.TRI_K_UPPER && i < row;
+                        if (zero) a[transA ? i * ld + row + 1 : (row + 1) * ld + i] = 0f;
+                    }
+                float[] c = c0.clone();
+                boolean acc = tri != CpuAttention.TRI_N;
+                if (transA) CpuAttention.gemm(m, n, k, a, 1, 1, ld, b, 3, ld, c, 2, ld, acc, tri);
+                else CpuAttention.gemm(m, n, k, a, ld, ld, 1, b, 3, ld, c, 2, ld, acc, tri);
+                for (int row = 0; row < m; row++)
+                    for (int j = 0; j < n; j++) {
+                        if (tri == CpuAttention.TRI_N && j > row) continue; // left unspecified
+                        double e = acc ? c0[row * ld + 2 + j] : 0;
+                        for (int i = 0; i < k; i++)
+                            e += (double) a[transA ? i * ld + row + 1 : (row + 1) * ld + i] * b[3 + i * ld + j];
+                        assertEquals(e, c[row * ld + 2 + j], 1e-4, "transA " + transA + " tri " + tri + " [" + row + "," + j + "]");
+                    }
+                // outside the m×n block nothing is written
+                for (int i = 0; i < m * ld; i++)
+                    if (i % ld < 2 || i % ld >= 2 + n) assertEquals(c0[i], c[i], "written outside C");
+            }
     }
 
     @Test void backwardFiniteDifferences() {
