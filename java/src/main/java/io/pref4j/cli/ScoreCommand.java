@@ -13,6 +13,7 @@ import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.text.Tokenizer;
 import io.pref4j.text.Tokenizers;
+import io.pref4j.train.Sequences;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -59,8 +60,8 @@ public final class ScoreCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    /** One sequence to score: prompt ids then response ids; out receives the sum. */
-    private record Seq(int[] prompt, int[] response, int line, int slot) {}
+    /** Where a sequence's score goes: line index and slot (0 = logp or chosen, 1 = rejected). */
+    private record Slot(int line, int slot) {}
 
     @Override
     public Integer call() {
@@ -75,7 +76,8 @@ public final class ScoreCommand implements Callable<Integer> {
                     + " is smaller than the " + tok.name() + " tokenizer's " + tok.vocabSize());
         if (!Files.isRegularFile(data)) throw new UserInputException(data + ": no such file");
         List<JsonlLine> lines = Jsonl.readLines(data);
-        List<Seq> seqs = new ArrayList<>();
+        List<Sequences.Seq> seqs = new ArrayList<>();
+        List<Slot> slots = new ArrayList<>();
         boolean[] pair = new boolean[lines.size()];
         int maxLen = 1;
         for (int i = 0; i < lines.size(); i++) {
@@ -84,19 +86,22 @@ public final class ScoreCommand implements Callable<Integer> {
             if (kind.isPair()) {
                 TokenizedPair p = Jsonl.tokenizePair(l, tok);
                 pair[i] = true;
-                seqs.add(new Seq(p.promptIds(), p.chosenIds(), i, 0));
-                seqs.add(new Seq(p.promptIds(), p.rejectedIds(), i, 1));
+                seqs.add(new Sequences.Seq(p.promptIds(), p.chosenIds()));
+                slots.add(new Slot(i, 0));
+                seqs.add(new Sequences.Seq(p.promptIds(), p.rejectedIds()));
+                slots.add(new Slot(i, 1));
             } else if (kind.isSft()) {
                 TokenizedExample e = Jsonl.tokenizeSft(l, tok);
-                seqs.add(new Seq(e.promptIds(), e.completionIds(), i, 0));
+                seqs.add(new Sequences.Seq(e.promptIds(), e.completionIds()));
+                slots.add(new Slot(i, 0));
             } else {
                 throw new UserInputException(l.where() + ": nothing to score: expected \"completion\" (or \"chosen\" and \"rejected\") beside \"prompt\"");
             }
         }
-        for (Seq s : seqs) {
-            int n = Math.max(1, s.prompt().length) + s.response().length;
+        for (int i = 0; i < seqs.size(); i++) {
+            int n = seqs.get(i).length();
             if (n > cfg.maxSeqLen())
-                throw new UserInputException(data + ":" + lines.get(s.line()).line() + ": prompt + response is " + n
+                throw new UserInputException(lines.get(slots.get(i).line()).where() + ": prompt + response is " + n
                         + " tokens, longer than the model's " + cfg.maxSeqLen() + " positions");
             maxLen = Math.max(maxLen, n);
         }
@@ -105,10 +110,8 @@ public final class ScoreCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         try (Kernels k = Backends.open(device, threads, s -> err.println("score: " + s))) {
             Gpt gpt = HfCheckpoint.load(k, dir, maxB, maxLen);
-            for (int start = 0; start < seqs.size(); start += maxB) {
-                List<Seq> batch = seqs.subList(start, Math.min(seqs.size(), start + maxB));
-                score(gpt, tok, batch, scores);
-            }
+            double[] lp = Sequences.logp(gpt, seqs, tok.eosId());
+            for (int i = 0; i < lp.length; i++) scores[slots.get(i).line()][slots.get(i).slot()] = lp[i];
         }
         PrintWriter out = spec.commandLine().getOut();
         for (int i = 0; i < lines.size(); i++) {
@@ -123,30 +126,6 @@ public final class ScoreCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
-    }
-
-    /** Runs one batch and adds each sequence's summed response log-prob into scores. */
-    private static void score(Gpt gpt, Tokenizer tok, List<Seq> batch, double[][] scores) {
-        int B = batch.size(), T = 1;
-        for (Seq s : batch) T = Math.max(T, Math.max(1, s.prompt().length) + s.response().length);
-        int[] toks = new int[B * T], lens = new int[B], targets = new int[B * T];
-        java.util.Arrays.fill(targets, -1);
-        for (int b = 0; b < B; b++) {
-            Seq s = batch.get(b);
-            // an empty prompt is replaced by end-of-text, GPT-2's conventional start token
-            int[] prompt = s.prompt().length == 0 ? new int[]{tok.eosId()} : s.prompt();
-            System.arraycopy(prompt, 0, toks, b * T, prompt.length);
-            System.arraycopy(s.response(), 0, toks, b * T + prompt.length, s.response().length);
-            lens[b] = prompt.length + s.response().length;
-            for (int t = prompt.length - 1; t < lens[b] - 1; t++) targets[b * T + t] = toks[b * T + t + 1];
-        }
-        gpt.forward(toks, lens, targets, B, T);
-        float[] lp = gpt.tokenLogp();
-        for (int b = 0; b < B; b++) {
-            double sum = 0;
-            for (int t = 0; t < T; t++) if (targets[b * T + t] >= 0) sum += lp[b * T + t];
-            scores[batch.get(b).line()][batch.get(b).slot()] = sum;
-        }
     }
 
     private Tokenizer chooseTokenizer(Path dir, GptConfig cfg) {

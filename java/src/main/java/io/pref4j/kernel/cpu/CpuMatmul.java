@@ -183,6 +183,42 @@ final class CpuMatmul {
                      MemorySegment b, long bOff, int ldb, boolean transB,
                      MemorySegment cSeg, float[] cArr, long cOff, int ldc,
                      MemorySegment bias, int M, int N, int K, boolean accumulate) {
+        gemm(sc, a, aOff, lda, transA, b, bOff, ldb, transB, null, cSeg, cArr, cOff, ldc, bias, M, N, K, accumulate);
+    }
+
+    /** Length of the float[] that {@link #prepackB} fills for a K × N op(B). */
+    static int packedBSize(int K, int N) {
+        return K * ((N + NR - 1) / NR) * NR;
+    }
+
+    /**
+     * Packs the whole K × N op(B) once, in the order {@link #gemm} consumes it (for each NC
+     * column block, for each KC slice: the micro-panels of {@link #packB}; the block at
+     * (jc, pc) starts at jc·K + pc·roundUp(nc, NR)), so that several GEMMs sharing B can
+     * skip packing it with {@link #gemmPackedB}. dst needs {@link #packedBSize} floats.
+     */
+    static void prepackB(Scratch sc, float[] dst, MemorySegment b, long bOff, int ldb, boolean transB, int K, int N) {
+        for (int jc = 0; jc < N; jc += NC) {
+            int nc = Math.min(NC, N - jc), ncPad = (nc + NR - 1) / NR * NR;
+            for (int pc = 0; pc < K; pc += KC) {
+                int kc = Math.min(KC, K - pc);
+                packB(sc, dst, jc * K + pc * ncPad, b, bOff, ldb, transB, pc, jc, kc, nc);
+            }
+        }
+    }
+
+    /** {@link #gemm} with op(B) already packed by {@link #prepackB} (same K and N). */
+    static void gemmPackedB(Scratch sc, MemorySegment a, long aOff, int lda, boolean transA, float[] bPacked,
+                            MemorySegment cSeg, float[] cArr, long cOff, int ldc,
+                            MemorySegment bias, int M, int N, int K, boolean accumulate) {
+        gemm(sc, a, aOff, lda, transA, null, 0, 0, false, bPacked, cSeg, cArr, cOff, ldc, bias, M, N, K, accumulate);
+    }
+
+    private static void gemm(Scratch sc,
+                             MemorySegment a, long aOff, int lda, boolean transA,
+                             MemorySegment b, long bOff, int ldb, boolean transB, float[] bPacked,
+                             MemorySegment cSeg, float[] cArr, long cOff, int ldc,
+                             MemorySegment bias, int M, int N, int K, boolean accumulate) {
         if (M <= 0 || N <= 0) return;
         if (K <= 0) {
             // No products: C = bias (or 0), or C += bias.
@@ -196,20 +232,29 @@ final class CpuMatmul {
             }
             return;
         }
-        float[] ap = sc.ap, bp = sc.bp, tile = sc.tile;
+        float[] ap = sc.ap, tile = sc.tile;
         for (int jc = 0; jc < N; jc += NC) {
-            int nc = Math.min(NC, N - jc);
+            int nc = Math.min(NC, N - jc), ncPad = (nc + NR - 1) / NR * NR;
             for (int pc = 0; pc < K; pc += KC) {
                 int kc = Math.min(KC, K - pc);
                 boolean first = pc == 0;
                 boolean acc = accumulate || !first;
-                packB(sc, b, bOff, ldb, transB, pc, jc, kc, nc);
+                float[] bp;
+                int bBlock;
+                if (bPacked != null) {
+                    bp = bPacked;
+                    bBlock = jc * K + pc * ncPad;
+                } else {
+                    bp = sc.bp;
+                    bBlock = 0;
+                    packB(sc, bp, 0, b, bOff, ldb, transB, pc, jc, kc, nc);
+                }
                 for (int ic = 0; ic < M; ic += MC) {
                     int mc = Math.min(MC, M - ic);
                     packA(sc, a, aOff, lda, transA, ic, pc, mc, kc);
                     for (int jr = 0; jr < nc; jr += NR) {
                         int nr = Math.min(NR, nc - jr);
-                        int bBase = (jr / NR) * NR * kc;
+                        int bBase = bBlock + (jr / NR) * NR * kc;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
                             int aBase = (ir / MR) * MR * kc;
@@ -286,11 +331,11 @@ final class CpuMatmul {
 
     /**
      * Packs op(B)[pc..pc+kc, jc..jc+nc] into NR-column micro-panels:
-     * bp[q·NR·kc + k·NR + j] = op(B)[pc + k, jc + q·NR + j], zero columns past nc.
+     * bp[dOff + q·NR·kc + k·NR + j] = op(B)[pc + k, jc + q·NR + j], zero columns past nc.
      */
-    static void packB(Scratch sc, MemorySegment b, long bOff, int ldb, boolean transB,
+    static void packB(Scratch sc, float[] bp, int dOff, MemorySegment b, long bOff, int ldb, boolean transB,
                       int pc, int jc, int kc, int nc) {
-        float[] bp = sc.bp, st = sc.stage;
+        float[] st = sc.stage;
         int panels = (nc + NR - 1) / NR;
         if (!transB) {
             // Rows of B are contiguous in j: copy one row of the block, split it into panels.
@@ -299,12 +344,12 @@ final class CpuMatmul {
                 MemorySegment.copy(b, F32, src * 4, st, 0, nc);
                 int q = 0;
                 for (; q < panels && (q + 1) * NR <= nc; q++) {
-                    int d = q * NR * kc + k * NR, s = q * NR;
+                    int d = dOff + q * NR * kc + k * NR, s = q * NR;
                     FloatVector.fromArray(S, st, s).intoArray(bp, d);
                     FloatVector.fromArray(S, st, s + L).intoArray(bp, d + L);
                 }
                 for (; q < panels; q++) {
-                    int d = q * NR * kc + k * NR, s = q * NR;
+                    int d = dOff + q * NR * kc + k * NR, s = q * NR;
                     for (int j = 0; j < NR; j++) bp[d + j] = s + j < nc ? st[s + j] : 0f;
                 }
             }
@@ -316,7 +361,7 @@ final class CpuMatmul {
                     long src = bOff + (long) (jc + q * NR + j) * ldb + pc;
                     MemorySegment.copy(b, F32, src * 4, st, j * kc, kc);
                 }
-                int base = q * NR * kc;
+                int base = dOff + q * NR * kc;
                 if (cols == NR) {
                     for (int k = 0; k < kc; k++) {
                         int d = base + k * NR;

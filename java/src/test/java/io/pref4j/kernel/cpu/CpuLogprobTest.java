@@ -121,6 +121,9 @@ class CpuLogprobTest {
             // More rows than one group, so several row groups run.
             Problem rowsMany = new Problem(r, CpuLogprob.RG + 45, 5, 67, 2.0, 0.2);
             checkForward(rowsMany, runForward(k, rowsMany, true), true);
+            // Chunks shared between threads.
+            Problem par = new Problem(r, 40, 64, 3 * CpuLogprob.VC + 5, 3.0, 0.2);
+            checkForward(par, runForward(k, par, true), true);
         }
     }
 
@@ -203,6 +206,9 @@ class CpuLogprobTest {
             checkBackwardAgainstDouble(k, new Problem(r, 7, 19, CpuLogprob.VC + 77, 3.0, 0.3), false);
             checkBackwardAgainstDouble(k, new Problem(r, 1, 1, 1, 1.0, 0.0), true);
             checkBackwardAgainstDouble(k, new Problem(r, CpuLogprob.RG + 3, 3, 41, 2.0, 0.1), true);
+            // Enough work per group that the vocabulary chunks are shared between threads
+            // (each thread then keeps its own dhidden block, summed after the group).
+            checkBackwardAgainstDouble(k, new Problem(r, 40, 64, 3 * CpuLogprob.VC + 5, 3.0, 0.2), true);
         }
     }
 
@@ -245,6 +251,30 @@ class CpuLogprobTest {
                 assertEquals(fd, g[1][i], 1e-2 * Math.max(Math.abs(g[1][i]), 0.1 * gmax), "dweight[" + i + "]");
             }
         }
+    }
+
+    @Test
+    void vectorExpIsAccurate() {
+        // Relative error within 4e-7 (a few ulp) over the range softmax uses; 0 below the
+        // smallest normal result, including -inf.
+        jdk.incubator.vector.VectorSpecies<Float> sp = CpuMatmul.S;
+        float[] x = new float[sp.length()], y = new float[sp.length()];
+        Random r = new Random(6);
+        for (int it = 0; it < 20000; it++) {
+            for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble() * 170 - 87);
+            CpuLogprob.exp(jdk.incubator.vector.FloatVector.fromArray(sp, x, 0)).intoArray(y, 0);
+            for (int i = 0; i < x.length; i++) {
+                double e = Math.exp(x[i]);
+                assertEquals(e, y[i], 4e-7 * e, "exp(" + x[i] + ")");
+            }
+        }
+        x[0] = Float.NEGATIVE_INFINITY;
+        x[1] = -100f;
+        x[2] = 0f;
+        CpuLogprob.exp(jdk.incubator.vector.FloatVector.fromArray(sp, x, 0)).intoArray(y, 0);
+        assertEquals(0f, y[0]);
+        assertEquals(0f, y[1]);
+        assertEquals(1f, y[2]);
     }
 
     @Test
