@@ -6,6 +6,7 @@ import io.pref4j.kernel.Kernels;
 import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.text.Tokenizer;
+import io.pref4j.train.Sequences;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,9 +30,11 @@ public final class LearnedReward implements RewardSource {
     private final Gpt model;
     private final Tokenizer tokenizer;
     private final Path dir;
+    private final Sequences.Packed packed;
 
     private LearnedReward(Gpt model, Tokenizer tokenizer, Path dir) {
         this.model = model;
+        this.packed = new Sequences.Packed(model.maxBatch(), model.maxT());
         this.tokenizer = tokenizer;
         this.dir = dir;
     }
@@ -87,19 +90,15 @@ public final class LearnedReward implements RewardSource {
         double[] out = new double[n];
         for (int start = 0; start < n; start += model.maxBatch()) {
             int end = Math.min(n, start + model.maxBatch());
-            List<int[]> seqs = new ArrayList<>(end - start);
-            for (int i = start; i < end; i++) {
-                int[] s = sequenceOf(batch.get(i), i);
-                if (s.length > maxT) s = java.util.Arrays.copyOfRange(s, s.length - maxT, s.length);
-                seqs.add(s);
-            }
-            double[] r = RewardHead.lastTokenValues(model, seqs, null);
+            List<Sequences.Seq> seqs = new ArrayList<>(end - start);
+            for (int i = start; i < end; i++) seqs.add(RewardHead.keepLast(sequenceOf(batch.get(i), i), maxT, tokenizer.eosId()));
+            double[] r = RewardHead.lastTokenValues(model, seqs, tokenizer.eosId(), packed);
             System.arraycopy(r, 0, out, start, r.length);
         }
         return out;
     }
 
-    private int[] sequenceOf(Completion c, int index) {
+    private Sequences.Seq sequenceOf(Completion c, int index) {
         int[] p = c.promptIds(), r = c.responseIds();
         if (p == null) {
             if (c.prompt() == null) throw new IllegalArgumentException("completion " + index + " has neither prompt ids nor prompt text");

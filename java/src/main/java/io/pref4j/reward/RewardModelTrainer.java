@@ -8,6 +8,7 @@ import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.model.ParameterLayout;
 import io.pref4j.train.AdamW;
+import io.pref4j.train.Sequences;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,7 +23,8 @@ import java.util.function.Consumer;
 /**
  * Trains a Bradley–Terry reward model (SPEC §4): the policy's transformer with a scalar
  * head, the reward r(x, y) being the head's value at the end-of-text token of
- * {@code prompt + response + end-of-text} ({@link RewardHead#sequence}). The loss of a pair
+ * {@code prompt + response + end-of-text} ({@link RewardHead#sequence}; an empty prompt is
+ * the end-of-text id, as for the policy). The loss of a pair
  * is −log σ(r_w − r_l), averaged over a minibatch of pairs; AdamW with linear warm-up and
  * cosine decay ({@link AdamW#cosineLr}), global gradient-norm clipping; a held-out split
  * evaluated (loss, pair accuracy r_w &gt; r_l, mean margin) before training and after each
@@ -160,6 +162,7 @@ public final class RewardModelTrainer {
     private final int eosId;
     private final Options opt;
     private final AdamW adamw;
+    private final Sequences.Packed packed;
 
     /**
      * A trainer for {@code model} (which must have the scalar head), appending
@@ -175,6 +178,7 @@ public final class RewardModelTrainer {
         this.eosId = eosId;
         this.opt = options;
         this.adamw = new AdamW(k, model.layout(), model.params(), model.grads(), options.weightDecay());
+        this.packed = new Sequences.Packed(model.maxBatch(), model.maxT());
     }
 
     public Gpt model() {
@@ -229,7 +233,7 @@ public final class RewardModelTrainer {
         int max = 1;
         for (int i = 0; i < pairs.size(); i++) {
             TokenizedPair p = pairs.get(i);
-            int n = p.promptIds().length + Math.max(p.chosenIds().length, p.rejectedIds().length) + 1;
+            int n = Math.max(1, p.promptIds().length) + Math.max(p.chosenIds().length, p.rejectedIds().length) + 1;
             if (n > limit)
                 throw new UserInputException(where(p, i) + ": prompt + response + end-of-text is " + n
                         + " tokens, longer than the model's " + limit + " positions");
@@ -372,11 +376,10 @@ public final class RewardModelTrainer {
      */
     Stats lossAndGradient(List<TokenizedPair> batch) {
         int P = batch.size();
-        List<int[]> seqs = sequences(batch);
+        List<Sequences.Seq> seqs = sequences(batch);
         model.zeroGrad();
-        int[] padded = new int[1];
-        double[] r = RewardHead.lastTokenValues(model, seqs, padded);
-        int T = padded[0];
+        double[] r = RewardHead.lastTokenValues(model, seqs, eosId, packed);
+        int T = packed.T;
         float[] dhead = new float[2 * P * T];
         double loss = 0, acc = 0, margin = 0;
         for (int i = 0; i < P; i++) {
@@ -386,8 +389,8 @@ public final class RewardModelTrainer {
             margin += d;
             // d/dd of softplus(−d) = −σ(−d)
             float g = (float) (sigmoid(-d) / P);
-            dhead[i * T + seqs.get(i).length - 1] = -g;
-            dhead[(P + i) * T + seqs.get(P + i).length - 1] = g;
+            dhead[i * T + packed.lengths[i] - 1] = -g;
+            dhead[(P + i) * T + packed.lengths[P + i] - 1] = g;
         }
         model.backward(null, null, dhead);
         return new Stats(loss / P, acc / P, margin / P);
@@ -396,15 +399,15 @@ public final class RewardModelTrainer {
     /** The mean loss of the pairs (at most maxBatch/2) without touching the gradients. */
     double loss(List<TokenizedPair> batch) {
         int P = batch.size();
-        double[] r = RewardHead.lastTokenValues(model, sequences(batch), null);
+        double[] r = RewardHead.lastTokenValues(model, sequences(batch), eosId, packed);
         double loss = 0;
         for (int i = 0; i < P; i++) loss += softplus(r[P + i] - r[i]);
         return loss / P;
     }
 
     /** chosen sequences of the pairs, then their rejected sequences. */
-    private List<int[]> sequences(List<TokenizedPair> batch) {
-        List<int[]> seqs = new ArrayList<>(2 * batch.size());
+    private List<Sequences.Seq> sequences(List<TokenizedPair> batch) {
+        List<Sequences.Seq> seqs = new ArrayList<>(2 * batch.size());
         for (TokenizedPair p : batch) seqs.add(RewardHead.sequence(p.promptIds(), p.chosenIds(), eosId));
         for (TokenizedPair p : batch) seqs.add(RewardHead.sequence(p.promptIds(), p.rejectedIds(), eosId));
         return seqs;
@@ -417,7 +420,7 @@ public final class RewardModelTrainer {
         double loss = 0, acc = 0, margin = 0;
         for (int start = 0; start < pairs.size(); start += P) {
             List<TokenizedPair> batch = pairs.subList(start, Math.min(pairs.size(), start + P));
-            double[] r = RewardHead.lastTokenValues(model, sequences(batch), null);
+            double[] r = RewardHead.lastTokenValues(model, sequences(batch), eosId, packed);
             int n = batch.size();
             for (int i = 0; i < n; i++) {
                 double d = r[i] - r[n + i];
@@ -435,10 +438,10 @@ public final class RewardModelTrainer {
         int n = prompts.size();
         double[] out = new double[n];
         for (int start = 0; start < n; start += model.maxBatch()) {
-            List<int[]> seqs = new ArrayList<>();
+            List<Sequences.Seq> seqs = new ArrayList<>();
             for (int i = start; i < Math.min(n, start + model.maxBatch()); i++)
                 seqs.add(RewardHead.sequence(prompts.get(i), responses.get(i), eosId));
-            double[] r = RewardHead.lastTokenValues(model, seqs, null);
+            double[] r = RewardHead.lastTokenValues(model, seqs, eosId, packed);
             System.arraycopy(r, 0, out, start, r.length);
         }
         return out;
