@@ -36,7 +36,8 @@ import java.util.concurrent.TimeUnit;
  * of the batch: a timeout, a non-numeric or non-finite answer, fewer or more answers than
  * lines, a non-zero exit status (with the last lines of stderr), a missing executable.
  * Blank lines in stdout count as answers (and are not numbers); surrounding spaces are
- * ignored.
+ * ignored. The command's answers are complete when its stdout closes: a command that
+ * leaves a background child holding stdout open counts as not answering in time.
  */
 public final class ExternalReward implements RewardSource {
 
