@@ -70,10 +70,7 @@ public final class ScoreCommand implements Callable<Integer> {
         if (data == null) throw new UserInputException("score: --data FILE.jsonl is required");
         Path dir = HfCheckpoint.resolveModelDir(model);
         GptConfig cfg = HfCheckpoint.readConfig(dir);
-        Tokenizer tok = chooseTokenizer(dir, cfg);
-        if (tok.vocabSize() > cfg.vocabSize())
-            throw new UserInputException(dir.resolve(HfCheckpoint.CONFIG) + ": vocab_size " + cfg.vocabSize()
-                    + " is smaller than the " + tok.name() + " tokenizer's " + tok.vocabSize());
+        Tokenizer tok = HfCheckpoint.tokenizerFor(dir, cfg, tokenizer);
         if (!Files.isRegularFile(data)) throw new UserInputException(data + ": no such file");
         List<JsonlLine> lines = Jsonl.readLines(data);
         List<Sequences.Seq> seqs = new ArrayList<>();
@@ -126,15 +123,5 @@ public final class ScoreCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
-    }
-
-    private Tokenizer chooseTokenizer(Path dir, GptConfig cfg) {
-        if (!tokenizer.equalsIgnoreCase("auto")) return Tokenizers.byName(tokenizer);
-        String named = HfCheckpoint.tokenizerName(dir);
-        if (named != null) return Tokenizers.byName(named);
-        if (cfg.vocabSize() == 50257) return Tokenizers.byName("gpt2");
-        if (cfg.vocabSize() == 258) return Tokenizers.byName("byte");
-        throw new UserInputException(dir.resolve(HfCheckpoint.CONFIG) + ": cannot tell the tokenizer from vocab_size "
-                + cfg.vocabSize() + "; pass --tokenizer byte or gpt2");
     }
 }

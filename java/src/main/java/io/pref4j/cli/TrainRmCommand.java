@@ -98,7 +98,7 @@ public final class TrainRmCommand implements Callable<Integer> {
                 gradClip, evalFraction, seed, 0.02, logEvery);
         Path dir = HfCheckpoint.resolveModelDir(base);
         GptConfig cfg = HfCheckpoint.readConfig(dir);
-        Tokenizer tok = RewardHead.tokenizerFor(dir, cfg, tokenizer);
+        Tokenizer tok = HfCheckpoint.tokenizerFor(dir, cfg, tokenizer);
         if (!Files.isRegularFile(data)) throw new UserInputException(data + ": no such file");
         List<TokenizedPair> pairs = Jsonl.readTokenizedPairs(data, tok);
         int maxT = RewardModelTrainer.longestSequence(pairs, cfg.maxSeqLen());

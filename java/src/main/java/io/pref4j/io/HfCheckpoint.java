@@ -8,6 +8,8 @@ import io.pref4j.kernel.Kernels;
 import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.model.ParameterLayout;
+import io.pref4j.text.Tokenizer;
+import io.pref4j.text.Tokenizers;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -133,6 +135,29 @@ public final class HfCheckpoint {
         } catch (IOException e) {
             return null;
         }
+    }
+
+    /**
+     * The tokenizer for a model folder: {@code choice} when it is not {@code auto}, else the
+     * one config.json records ({@code pref4j_tokenizer}), else by vocabulary size (50257 =
+     * gpt2, 258 = byte). Checks that the tokenizer's ids fit the model's vocabulary.
+     */
+    public static Tokenizer tokenizerFor(Path dir, GptConfig cfg, String choice) {
+        Tokenizer tok;
+        if (choice != null && !choice.equalsIgnoreCase("auto")) {
+            tok = Tokenizers.byName(choice);
+        } else {
+            String named = tokenizerName(dir);
+            if (named != null) tok = Tokenizers.byName(named);
+            else if (cfg.vocabSize() == 50257) tok = Tokenizers.byName("gpt2");
+            else if (cfg.vocabSize() == 258) tok = Tokenizers.byName("byte");
+            else throw new UserInputException(dir.resolve(CONFIG) + ": cannot tell the tokenizer from vocab_size "
+                        + cfg.vocabSize() + "; pass --tokenizer byte or gpt2");
+        }
+        if (tok.vocabSize() > cfg.vocabSize())
+            throw new UserInputException(dir.resolve(CONFIG) + ": vocab_size " + cfg.vocabSize()
+                    + " is smaller than the " + tok.name() + " tokenizer's " + tok.vocabSize());
+        return tok;
     }
 
     /** config.json key where pref4j records the tokenizer a model was trained with. */

@@ -51,7 +51,7 @@ public final class LearnedReward implements RewardSource {
     public static LearnedReward load(Kernels k, Path dir, String tokenizerChoice, int maxTokens) {
         Path d = HfCheckpoint.resolveModelDir(dir);
         GptConfig cfg = HfCheckpoint.readConfig(d);
-        Tokenizer tok = RewardHead.tokenizerFor(d, cfg, tokenizerChoice);
+        Tokenizer tok = HfCheckpoint.tokenizerFor(d, cfg, tokenizerChoice);
         if (!HfCheckpoint.hasHead(d))
             throw new UserInputException(d.resolve(HfCheckpoint.WEIGHTS) + ": no " + "head.weight"
                     + " tensor, so it is not a reward model (train one with: pref4j train-rm)");

@@ -62,26 +62,4 @@ public final class RewardHead {
         return r;
     }
 
-    /**
-     * The tokenizer for a model folder: {@code choice} when it is not {@code auto}, else the
-     * one config.json records ({@code pref4j_tokenizer}), else by vocabulary size (50257 =
-     * gpt2, 258 = byte). Checks that the tokenizer's ids fit the model's vocabulary.
-     */
-    public static Tokenizer tokenizerFor(Path dir, GptConfig cfg, String choice) {
-        Tokenizer tok;
-        if (choice != null && !choice.equalsIgnoreCase("auto")) {
-            tok = Tokenizers.byName(choice);
-        } else {
-            String named = HfCheckpoint.tokenizerName(dir);
-            if (named != null) tok = Tokenizers.byName(named);
-            else if (cfg.vocabSize() == 50257) tok = Tokenizers.byName("gpt2");
-            else if (cfg.vocabSize() == 258) tok = Tokenizers.byName("byte");
-            else throw new UserInputException(dir.resolve(HfCheckpoint.CONFIG) + ": cannot tell the tokenizer from vocab_size "
-                        + cfg.vocabSize() + "; pass --tokenizer byte or gpt2");
-        }
-        if (tok.vocabSize() > cfg.vocabSize())
-            throw new UserInputException(dir.resolve(HfCheckpoint.CONFIG) + ": vocab_size " + cfg.vocabSize()
-                    + " is smaller than the " + tok.name() + " tokenizer's " + tok.vocabSize());
-        return tok;
-    }
 }
