@@ -236,7 +236,7 @@ final class CpuLosses {
                 continue;
             }
             loss -= w * f(logp, i) / len;
-            put(dlogp, i, -w / (len * norm));
+            put(dlogp, i, 0.0 - w / (len * norm));
         }
         put(metrics, LossOps.LOSS, norm == 0 ? 0 : loss / norm);
         put(metrics, LossOps.MEAN_WEIGHT, n == 0 ? 0 : sumW / n);
@@ -275,7 +275,7 @@ final class CpuLosses {
             }
             loss -= c * f(logp, i);
             sumC += c;
-            put(dlogp, i, groupsUsed == 0 ? 0 : -c / groupsUsed);
+            put(dlogp, i, groupsUsed == 0 ? 0 : 0.0 - c / groupsUsed);
         }
         put(metrics, LossOps.LOSS, groupsUsed == 0 ? 0 : loss / groupsUsed);
         put(metrics, LossOps.MEAN_WEIGHT, S == 0 ? 0 : sumC / S);
@@ -332,7 +332,7 @@ final class CpuLosses {
             double a = Math.max(-clipAdv, Math.min(clipAdv, r - b));
             loss -= a * f(logp, i);
             sumA += a;
-            put(dlogp, i, -a / S);
+            put(dlogp, i, 0.0 - a / S);
         }
         if (baseline == LossOps.BASELINE_MOVING_AVERAGE && S > 0) {
             if (f(state, 1) == 0) {
