@@ -238,4 +238,181 @@ public interface Kernels extends AutoCloseable {
 
     @Override
     void close();
+
+    // ================================================================ losses (fused)
+    // Appended section: the preference and RL losses of SPEC §2 as fused kernels, from
+    // per-sequence (or, for PPO, per-token) inputs to the loss, the metrics and the
+    // gradients. Each is one pass over small buffers (a single CUDA kernel later). Codes and
+    // metric slots are in LossOps. Each method writes exactly the metric slots its Javadoc
+    // lists into metrics[LossOps.METRICS] and leaves the others as they were. Gradient
+    // outputs are overwritten (=) over their whole length. Ints (lengths, groups, indices,
+    // masks) are int32 buffers. Reductions run in double.
+
+    /** Operation codes and metric slots of the fused loss kernels. */
+    final class LossOps {
+        private LossOps() {}
+
+        // pairwise types
+        public static final int DPO = 0, IPO = 1, HINGE = 2, WDPO = 3;
+        // wdpo weight modes
+        public static final int WEIGHT_NONE = 0, WEIGHT_EXP = 1, WEIGHT_SIGMOID = 2, WEIGHT_LINEAR = 3;
+        // best-of-N negative term
+        public static final int NEG_NONE = 0, NEG_AVERAGE_OVER_WORSE = 1, NEG_WORST = 2;
+        // REINFORCE baselines
+        public static final int BASELINE_NONE = 0, BASELINE_MOVING_AVERAGE = 1, BASELINE_BATCH_MEAN = 2,
+                BASELINE_PER_PROMPT_MEAN = 3, BASELINE_RLOO = 4;
+
+        // metric slots
+        /** The loss value (the one whose gradients are written). */
+        public static final int LOSS = 0;
+        /** Pairwise: mean over pairs of h = [logp(w) − ref(w)] − [logp(l) − ref(l)]. */
+        public static final int MEAN_H = 1;
+        /** Pairwise: mean over pairs of β·(logp(w) − ref(w)). */
+        public static final int CHOSEN_REWARD = 2;
+        /** Pairwise: mean over pairs of β·(logp(l) − ref(l)). */
+        public static final int REJECTED_REWARD = 3;
+        /** Pairwise: CHOSEN_REWARD − REJECTED_REWARD (= β·MEAN_H). */
+        public static final int MARGIN = 4;
+        /** Pairwise: fraction of pairs with h &gt; 0. */
+        public static final int ACCURACY = 5;
+        /** Mean per-pair or per-sequence weight (the family's Javadoc defines it). */
+        public static final int MEAN_WEIGHT = 6;
+        /** Mean task reward r (per-sample losses with rewards; PPO: mean scalar score). */
+        public static final int MEAN_REWARD = 7;
+        /** KL(π‖π_ref) estimate: mean over sequences of Σ_t (logp − ref). */
+        public static final int KL = 8;
+        /** Mean entropy (filled by the caller, never by a kernel). */
+        public static final int ENTROPY = 9;
+        /** PPO: the clipped surrogate (token mean). */
+        public static final int POLICY_LOSS = 10;
+        /** PPO: 0.5·token mean of max((v − ret)², (clip(v) − ret)²), before vf_coef. */
+        public static final int VALUE_LOSS = 11;
+        /** PPO: fraction of response tokens where the clipped surrogate term is active. */
+        public static final int CLIP_FRAC = 12;
+        /** PPO: 0.5·token mean of (logp − old_logp)². */
+        public static final int APPROX_KL = 13;
+        /** PPO: token mean of the returns. */
+        public static final int MEAN_RETURN = 14;
+        /** Pairs, sequences or tokens that entered the loss's mean. */
+        public static final int COUNT = 15;
+        /** Length of a metrics buffer. */
+        public static final int METRICS = 16;
+    }
+
+    /**
+     * Fused pairwise preference loss over P pairs of S sequences. Pair i compares sequence
+     * chosenIdx[i] (y_w) with rejectedIdx[i] (y_l); a sequence may be in several pairs and
+     * its gradient accumulates over them. With h_i = [logp(y_w) − ref(y_w)] − [logp(y_l) −
+     * ref(y_l)] (log-probs are sums over response tokens, so h is a difference of sequence
+     * log-ratios) the per-pair loss ℓ_i is, by type:
+     * <ul>
+     *   <li>{@code DPO}: −(1−ε)·log σ(βh) − ε·log σ(−βh) (ε = labelSmoothing);</li>
+     *   <li>{@code IPO}: (h − 1/(2τ))², τ = ipoTau (h is the summed log-ratio, not a per-token
+     *       average; 1/(2τ) is the margin);</li>
+     *   <li>{@code HINGE} (SLiC): max(0, 1 − βh) (gradient 0 where 1 − βh ≤ 0);</li>
+     *   <li>{@code WDPO} (OPTune): w_i·(the DPO term), with Δr_i = r_w − r_l as given (not
+     *       clamped) and w by weightMode: {@code WEIGHT_EXP} w_i = P·softmax_i(β₂Δr) over
+     *       the P pairs (mean weight 1), {@code WEIGHT_SIGMOID} σ(β₂Δr),
+     *       {@code WEIGHT_LINEAR} β₂Δr, {@code WEIGHT_NONE} 1 (= DPO).</li>
+     * </ul>
+     * loss = (1/P)·Σ_i ℓ_i. dlogp[S] (=) ∂loss/∂logp (0 for sequences in no pair). rewards
+     * [S] is read only by WDPO with a weight mode other than NONE (may be null otherwise);
+     * weights are constants (no gradient reaches the rewards). refLogp is required.
+     * Metrics: LOSS, MEAN_H, CHOSEN_REWARD, REJECTED_REWARD, MARGIN, ACCURACY, MEAN_WEIGHT
+     * (mean w_i; 1 unless WDPO), COUNT (= P). P = 0 gives loss 0 and zero gradients.
+     */
+    void pairwiseLoss(MemorySegment metrics, MemorySegment dlogp,
+                      MemorySegment logp, MemorySegment refLogp, MemorySegment rewards,
+                      MemorySegment chosenIdx, MemorySegment rejectedIdx, int S, int P,
+                      int type, int weightMode, float beta, float labelSmoothing, float ipoTau, float beta2);
+
+    /**
+     * Fused SFT / NLL (Pref-FT = this on the chosen responses): per sequence ℓ_i =
+     * −logp_i/len_i (token mean; lengths[i] = response tokens). Zero-length sequences are
+     * skipped (no loss, no gradient, not counted); loss = mean of ℓ over the n others (0 if
+     * n = 0). dlogp[S] (=). refLogp and rewards may be null. Metrics: LOSS, MEAN_WEIGHT (1),
+     * COUNT (n), MEAN_REWARD (mean r over S, only with rewards), KL (mean logp − ref over S,
+     * only with refLogp).
+     */
+    void sftLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment refLogp,
+                 MemorySegment lengths, MemorySegment rewards, int S);
+
+    /**
+     * Fused reward-weighted regression: ℓ_i = −w_i·logp_i/len_i. Weight mode (filter =
+     * false): w_i = min(exp(r_i/τ), wMax), loss = Σ ℓ_i / n over the n sequences with
+     * len &gt; 0. Filter mode: w_i = 1 for the topK highest rewards of each prompt group
+     * (groups[i] in [0, G); ties go to the lower index) and 0 otherwise, loss = Σ ℓ_i / Σ w_i
+     * over len &gt; 0 (SFT on the kept responses). Zero-length sequences are skipped as in
+     * {@link #sftLoss}. dlogp[S] (=); groups may be null in weight mode; refLogp may be
+     * null. Metrics: LOSS, MEAN_WEIGHT (mean w over len &gt; 0), COUNT (n), MEAN_REWARD,
+     * KL (only with refLogp).
+     */
+    void rwrLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment refLogp,
+                 MemorySegment lengths, MemorySegment rewards, MemorySegment groups, int S, int G,
+                 boolean filter, int topK, float tau, float wMax);
+
+    /**
+     * Fused best-of-N: per non-empty prompt group g (groups[i] in [0, G)), y* = argmax_j r_j
+     * (ties: lower index) and ℓ_g = −logp(y*) + β_neg·N_g where the negative term N_g is, by
+     * negativeMode: {@code NEG_NONE} 0; {@code NEG_AVERAGE_OVER_WORSE} the mean of logp over
+     * the group's members with r &lt; r(y*) (0 if none); {@code NEG_WORST} logp of the
+     * lowest-reward member (ties: lower index) if its r &lt; r(y*), else 0. Log-probs are
+     * sums (no length normalisation). loss = mean of ℓ_g over the non-empty groups.
+     * dlogp[S] (=). Metrics: LOSS, MEAN_WEIGHT (mean over S of the coefficient c_i with
+     * loss = −Σ c_i·logp_i / groups: 1 for y*, −β_neg/|worse| for worse), COUNT (groups),
+     * MEAN_REWARD, KL (only with refLogp).
+     */
+    void bestOfNLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment refLogp,
+                     MemorySegment rewards, MemorySegment groups, int S, int G, int negativeMode, float betaNeg);
+
+    /**
+     * Fused REINFORCE: r'_i = r_i − klCoef·(logp_i − ref_i) (the KL penalty folded into the
+     * reward and treated as a constant: no gradient flows through it; refLogp may be null
+     * when klCoef = 0), A_i = clamp(r'_i − b_i, −clipAdv, clipAdv), loss = −(1/S)·Σ A_i·logp_i,
+     * dlogp[S] (=) −A_i/S. Baseline b by code: {@code BASELINE_NONE} 0;
+     * {@code BASELINE_BATCH_MEAN} mean of r' over S; {@code BASELINE_PER_PROMPT_MEAN} mean of
+     * r' over i's group; {@code BASELINE_RLOO} mean of r' over i's group without i (every
+     * non-empty group needs ≥ 2 members: IllegalArgumentException otherwise);
+     * {@code BASELINE_MOVING_AVERAGE} state[0] (state[2] = {value, initialised}, read and
+     * written): the first call (state[1] = 0) uses the batch mean m of r' and sets state =
+     * {m, 1}; later calls use b = state[0] and then set state[0] = decay·state[0] +
+     * (1 − decay)·m. groups/G are used by the per-prompt baselines only (may be null
+     * otherwise); state only by the moving average. Metrics: LOSS, MEAN_WEIGHT (mean A),
+     * COUNT (S), MEAN_REWARD (mean r, without the KL term), KL (only with refLogp).
+     */
+    void reinforceLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment state,
+                       MemorySegment logp, MemorySegment refLogp, MemorySegment rewards, MemorySegment groups,
+                       int S, int G, int baseline, float decay, float klCoef, float clipAdv);
+
+    /**
+     * PPO rollout step (once per rollout, before the epochs): per-token rewards, GAE and
+     * returns. All per-token buffers are [B, T]; mask[b,t] ≠ 0 marks response tokens (the
+     * positions whose log-prob and value belong to a response action; they are processed in
+     * order and need not start at 0). For response token t of row b:
+     * r_t = −klCoef·(oldLogp_t − ref_t), plus scores[b] at the row's last response token;
+     * δ_t = r_t + γ·V_next − V_t (V = oldValues; V_next = 0 after the last response token);
+     * A_t = δ_t + γλ·A_next (backwards per row); returns_t = A_t + V_t. When whiten,
+     * advantages are then whitened over all response tokens of the batch: (A − mean)/√(var +
+     * 1e-8) with the unbiased variance (TRL's masked_whiten); returns are not. Non-response
+     * positions of advantages and returns (=) 0; a row without response tokens contributes
+     * nothing. Metrics: MEAN_REWARD (mean score over rows with response tokens), KL (mean
+     * over those rows of Σ_t (oldLogp − ref)), MEAN_RETURN, COUNT (response tokens).
+     */
+    void ppoAdvantages(MemorySegment metrics, MemorySegment advantages, MemorySegment returns,
+                       MemorySegment oldLogp, MemorySegment refLogp, MemorySegment oldValues,
+                       MemorySegment scores, MemorySegment mask, int B, int T,
+                       float klCoef, float gamma, float lambda, boolean whiten);
+
+    /**
+     * PPO loss for one minibatch: ratio = exp(logp − oldLogp); policy loss = token mean over
+     * the N response tokens of max(−A·ratio, −A·clip(ratio, 1 − ε, 1 + ε)); value loss =
+     * 0.5·token mean of max((v − ret)², (clip(v, v_old − ε_v, v_old + ε_v) − ret)²);
+     * loss = policy + vfCoef·value. dlogp[B,T] and dvalue[B,T] (=) the gradients (0 off the
+     * mask). Metrics: LOSS, POLICY_LOSS, VALUE_LOSS, CLIP_FRAC (fraction where the clipped
+     * surrogate term is strictly larger), APPROX_KL (0.5·mean (logp − old)²), COUNT (N).
+     */
+    void ppoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment dvalue,
+                 MemorySegment logp, MemorySegment oldLogp, MemorySegment values, MemorySegment oldValues,
+                 MemorySegment advantages, MemorySegment returns, MemorySegment mask, int B, int T,
+                 float clipEps, float valueClip, float vfCoef);
 }

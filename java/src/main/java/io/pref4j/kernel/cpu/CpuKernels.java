@@ -236,4 +236,57 @@ public final class CpuKernels implements Kernels {
         par.close();
         arena.close();
     }
+
+    // ================================================================ losses (fused)
+    // Appended section: delegation to CpuLosses (see the "losses" section of Kernels).
+
+    private final CpuLosses losses = new CpuLosses();
+
+    @Override public void pairwiseLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp,
+                                       MemorySegment refLogp, MemorySegment rewards, MemorySegment chosenIdx,
+                                       MemorySegment rejectedIdx, int S, int P, int type, int weightMode,
+                                       float beta, float labelSmoothing, float ipoTau, float beta2) {
+        losses.pairwise(metrics, dlogp, logp, refLogp, rewards, chosenIdx, rejectedIdx, S, P, type, weightMode,
+                beta, labelSmoothing, ipoTau, beta2);
+    }
+
+    @Override public void sftLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp,
+                                  MemorySegment refLogp, MemorySegment lengths, MemorySegment rewards, int S) {
+        losses.sft(metrics, dlogp, logp, refLogp, lengths, rewards, S);
+    }
+
+    @Override public void rwrLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp,
+                                  MemorySegment refLogp, MemorySegment lengths, MemorySegment rewards,
+                                  MemorySegment groups, int S, int G, boolean filter, int topK, float tau, float wMax) {
+        losses.rwr(metrics, dlogp, logp, refLogp, lengths, rewards, groups, S, G, filter, topK, tau, wMax);
+    }
+
+    @Override public void bestOfNLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp,
+                                      MemorySegment refLogp, MemorySegment rewards, MemorySegment groups,
+                                      int S, int G, int negativeMode, float betaNeg) {
+        losses.bestOfN(metrics, dlogp, logp, refLogp, rewards, groups, S, G, negativeMode, betaNeg);
+    }
+
+    @Override public void reinforceLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment state,
+                                        MemorySegment logp, MemorySegment refLogp, MemorySegment rewards,
+                                        MemorySegment groups, int S, int G, int baseline, float decay,
+                                        float klCoef, float clipAdv) {
+        losses.reinforce(metrics, dlogp, state, logp, refLogp, rewards, groups, S, G, baseline, decay, klCoef, clipAdv);
+    }
+
+    @Override public void ppoAdvantages(MemorySegment metrics, MemorySegment advantages, MemorySegment returns,
+                                        MemorySegment oldLogp, MemorySegment refLogp, MemorySegment oldValues,
+                                        MemorySegment scores, MemorySegment mask, int B, int T,
+                                        float klCoef, float gamma, float lambda, boolean whiten) {
+        losses.ppoAdvantages(metrics, advantages, returns, oldLogp, refLogp, oldValues, scores, mask, B, T,
+                klCoef, gamma, lambda, whiten);
+    }
+
+    @Override public void ppoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment dvalue,
+                                  MemorySegment logp, MemorySegment oldLogp, MemorySegment values,
+                                  MemorySegment oldValues, MemorySegment advantages, MemorySegment returns,
+                                  MemorySegment mask, int B, int T, float clipEps, float valueClip, float vfCoef) {
+        losses.ppoLoss(metrics, dlogp, dvalue, logp, oldLogp, values, oldValues, advantages, returns, mask, B, T,
+                clipEps, valueClip, vfCoef);
+    }
 }

@@ -1,0 +1,10 @@
+package io.pref4j.loss;
+
+/**
+ * A configured loss of SPEC §2, made by {@link Losses#create}. The family decides the batch
+ * it takes: {@link PairwiseLoss} (dpo, ipo, hinge, wdpo), {@link SampleLoss} (sft/nll, rwr,
+ * bon, reinforce) or {@link PpoLoss}.
+ */
+public sealed interface Loss permits PairwiseLoss, SampleLoss, PpoLoss {
+    LossConfig config();
+}
