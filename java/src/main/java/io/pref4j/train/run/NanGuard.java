@@ -61,7 +61,7 @@ public final class NanGuard {
 
     /** The last finite value of each quantity checked so far (insertion order). */
     public Map<String, Good> lastGood() {
-        return Map.copyOf(lastGood);
+        return java.util.Collections.unmodifiableMap(new LinkedHashMap<>(lastGood));
     }
 
     public Path lastCheckpoint() {

@@ -16,6 +16,7 @@ class NanGuardTest {
         assertEquals(0.25, g.check(2, "loss", 0.25));
         assertEquals(new NanGuard.Good(2, 0.25), g.lastGood().get("loss"));
         assertEquals(new NanGuard.Good(1, 2.0), g.lastGood().get("grad_norm"));
+        assertEquals(java.util.List.of("loss", "grad_norm"), java.util.List.copyOf(g.lastGood().keySet()));
     }
 
     @Test
