@@ -18,15 +18,15 @@ public record TrainConfig(
         @Doc("The optimiser.") OptimSection optim,
         @Doc("Sampling of online responses.") SamplingSection sampling,
         @Doc("OPTune's partial regeneration.") OptuneSection optune,
-        @Doc("Loss (SPEC §2).") LossSection loss,
-        @Doc("Reward source (SPEC §4).") RewardSection reward,
+        @Doc("Loss (SPEC §2).") io.pref4j.loss.LossConfig loss,
+        @Doc("Reward source (SPEC §4).") io.pref4j.reward.RewardConfig reward,
         @Doc("Checkpoints.") CheckpointSection checkpoint,
         @Doc("Logging.") LogSection log) {
 
     public static TrainConfig defaults() {
         return new TrainConfig(RunSection.defaults(), ModelSection.defaults(), DataSection.defaults(),
                 LoopSection.defaults(), OptimSection.defaults(), SamplingSection.defaults(),
-                OptuneSection.defaults(), LossSection.defaults(), RewardSection.defaults(),
+                OptuneSection.defaults(), io.pref4j.loss.LossConfig.defaults(), io.pref4j.reward.RewardConfig.defaults(),
                 CheckpointSection.defaults(), LogSection.defaults());
     }
 

@@ -1,6 +1,7 @@
 package io.pref4j.loss;
 
 import io.pref4j.UserInputException;
+import io.pref4j.config.Doc;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,13 +41,14 @@ import java.util.Map;
  * @param targetKl       target KL of the adaptive controller (6.0)
  * @param klHorizon      horizon of the adaptive controller (10000)
  */
-public record LossConfig(String type, double beta, double labelSmoothing, double ipoTau,
-                         String wdpoMode, double beta2,
-                         double rwrTau, double rwrWMax, String rwrMode, int rwrTopK,
-                         String bonNegative, double bonBetaNeg,
-                         String baseline, double baselineDecay, double klCoef, double advClip,
-                         double ppoClip, double ppoValueClip, double gamma, double lambda, double vfCoef,
-                         boolean whiten, boolean adaptiveKl, double targetKl, double klHorizon) {
+@Doc("The loss (SPEC §2); a loss reads only the fields of its family.")
+public record LossConfig(@Doc("Loss: sft, nll, dpo, ipo, hinge, wdpo, rwr, bon, reinforce or ppo.") String type, @Doc("β of dpo, wdpo and hinge, and of the implicit-reward metrics.") double beta, @Doc("ε of dpo/wdpo: −(1−ε) log σ(βh) − ε log σ(−βh), in [0, 0.5).") double labelSmoothing, @Doc("τ of ipo: (h − 1/(2τ))² with h from summed log-ratios; τ = 0.05 is margin 10.") double ipoTau,
+                         @Doc("wdpo (OPTune) weight of a pair from Δr: exp (n·softmax over the batch), sigmoid, linear or none.") String wdpoMode, @Doc("β₂ of the wdpo weights.") double beta2,
+                         @Doc("τ of rwr: w = min(exp(r/τ), w_max).") double rwrTau, @Doc("w_max of rwr.") double rwrWMax, @Doc("rwr: weight (exponential weights) or filter (top-k per prompt with weight 1).") String rwrMode, @Doc("k of the rwr filter mode.") int rwrTopK,
+                         @Doc("best-of-N negative term: none, average_over_worse or worst.") String bonNegative, @Doc("β_neg of the best-of-N negative term.") double bonBetaNeg,
+                         @Doc("reinforce baseline: none, moving_average, batch_mean, per_prompt_mean or rloo (needs ≥ 2 responses per prompt).") String baseline, @Doc("Decay of the moving-average baseline, in [0, 1).") double baselineDecay, @Doc("reinforce: KL penalty c in r' = r − c·(logp − ref) (0 disables); ppo: the initial KL-in-reward coefficient.") double klCoef, @Doc("reinforce advantages are clipped to ±adv_clip.") double advClip,
+                         @Doc("ε of the PPO clipped surrogate.") double ppoClip, @Doc("ε_v of the PPO value clipping.") double ppoValueClip, @Doc("γ of GAE.") double gamma, @Doc("λ of GAE.") double lambda, @Doc("PPO value-loss coefficient.") double vfCoef,
+                         @Doc("Whiten PPO advantages over the rollout.") boolean whiten, @Doc("PPO: adaptive KL coefficient (Ziegler et al.) instead of a fixed one.") boolean adaptiveKl, @Doc("Target KL of the adaptive controller.") double targetKl, @Doc("Horizon of the adaptive controller.") double klHorizon) {
 
     public static final List<String> TYPES =
             List.of("sft", "nll", "dpo", "ipo", "hinge", "wdpo", "rwr", "bon", "reinforce", "ppo");
@@ -55,6 +57,11 @@ public record LossConfig(String type, double beta, double labelSmoothing, double
     public static final List<String> BON_NEGATIVES = List.of("none", "average_over_worse", "worst");
     public static final List<String> BASELINES =
             List.of("none", "moving_average", "batch_mean", "per_prompt_mean", "rloo");
+
+    /** The config defaults: dpo with the SPEC's parameters. */
+    public static LossConfig defaults() {
+        return defaults("dpo");
+    }
 
     /** The SPEC defaults for a loss type (not validated: {@link Losses#create} does that). */
     public static LossConfig defaults(String type) {
@@ -85,7 +92,7 @@ public record LossConfig(String type, double beta, double labelSmoothing, double
                 m.get("baseline"), num(m, "baseline_decay"), num(m, "kl_coef"), num(m, "adv_clip"),
                 num(m, "ppo_clip"), num(m, "ppo_value_clip"), num(m, "gamma"), num(m, "lambda"), num(m, "vf_coef"),
                 bool(m, "whiten"), bool(m, "adaptive_kl"), num(m, "target_kl"), num(m, "kl_horizon"));
-        c.validate();
+        c.check();
         return c;
     }
 
@@ -121,6 +128,15 @@ public record LossConfig(String type, double beta, double labelSmoothing, double
     }
 
     /** Checks names and ranges; throws a UserInputException naming the first bad field. */
+    /** {@link #validate()} with messages naming the key as {@code loss.KEY} (outside a config file). */
+    public void check() {
+        try {
+            validate();
+        } catch (io.pref4j.config.InvalidValueException e) {
+            throw new UserInputException("loss." + e.key() + " " + e.problem(), e);
+        }
+    }
+
     public void validate() {
         oneOf("type", type, TYPES);
         positive("beta", beta);
@@ -131,7 +147,7 @@ public record LossConfig(String type, double beta, double labelSmoothing, double
         positive("rwr_tau", rwrTau);
         positive("rwr_w_max", rwrWMax);
         oneOf("rwr_mode", rwrMode, RWR_MODES);
-        if (rwrTopK < 1) throw new UserInputException("loss.rwr_top_k must be >= 1; got " + rwrTopK);
+        if (rwrTopK < 1) throw new io.pref4j.config.InvalidValueException("rwr_top_k", "must be >= 1; got " + rwrTopK);
         oneOf("bon_negative", bonNegative, BON_NEGATIVES);
         nonNegative("bon_beta_neg", bonBetaNeg);
         oneOf("baseline", baseline, BASELINES);
@@ -139,35 +155,33 @@ public record LossConfig(String type, double beta, double labelSmoothing, double
         nonNegative("kl_coef", klCoef);
         positive("adv_clip", advClip);
         range("ppo_clip", ppoClip, 0, 1, false);
-        if (ppoClip == 0) throw new UserInputException("loss.ppo_clip must be in (0, 1); got 0");
+        if (ppoClip == 0) throw new io.pref4j.config.InvalidValueException("ppo_clip", "must be in (0, 1); got 0");
         positive("ppo_value_clip", ppoValueClip);
         range("gamma", gamma, 0, 1, true);
         range("lambda", lambda, 0, 1, true);
         nonNegative("vf_coef", vfCoef);
         positive("target_kl", targetKl);
         if (!(klHorizon >= 1) || Double.isInfinite(klHorizon))
-            throw new UserInputException("loss.kl_horizon must be >= 1; got " + str(klHorizon));
+            throw new io.pref4j.config.InvalidValueException("kl_horizon", "must be >= 1; got " + str(klHorizon));
     }
 
     // ---------------------------------------------------------------- helpers
 
     private static void oneOf(String key, String value, List<String> allowed) {
-        if (value == null || !allowed.contains(value))
-            throw new UserInputException("loss." + key + " must be one of " + String.join(", ", allowed)
-                    + "; got '" + value + "'");
+        io.pref4j.config.Check.oneOf(key, value, allowed);
     }
 
     private static void positive(String key, double v) {
-        if (!(v > 0) || Double.isInfinite(v)) throw new UserInputException("loss." + key + " must be > 0; got " + str(v));
+        if (!(v > 0) || Double.isInfinite(v)) throw new io.pref4j.config.InvalidValueException(key, "must be > 0; got " + str(v));
     }
 
     private static void nonNegative(String key, double v) {
-        if (!(v >= 0) || Double.isInfinite(v)) throw new UserInputException("loss." + key + " must be >= 0; got " + str(v));
+        if (!(v >= 0) || Double.isInfinite(v)) throw new io.pref4j.config.InvalidValueException(key, "must be >= 0; got " + str(v));
     }
 
     private static void range(String key, double v, double lo, double hi, boolean hiInclusive) {
         if (!(v >= lo) || !(hiInclusive ? v <= hi : v < hi))
-            throw new UserInputException("loss." + key + " must be in [" + str(lo) + ", " + str(hi) + (hiInclusive ? "]" : ")")
+            throw new io.pref4j.config.InvalidValueException(key, "must be in [" + str(lo) + ", " + str(hi) + (hiInclusive ? "]" : ")")
                     + "; got " + str(v));
     }
 

@@ -10,7 +10,7 @@ public final class Losses {
      * an unknown type or an out-of-range parameter.
      */
     public static Loss create(LossConfig cfg) {
-        cfg.validate();
+        cfg.check();
         return switch (cfg.type()) {
             case "dpo", "ipo", "hinge", "wdpo" -> new PairwiseLoss(cfg);
             case "ppo" -> new PpoLoss(cfg);

@@ -1,6 +1,8 @@
 package io.pref4j.reward;
 
 import io.pref4j.UserInputException;
+import io.pref4j.config.Doc;
+import io.pref4j.config.Nullable;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -30,8 +32,14 @@ import java.util.Map;
  * @param command        external: the argv (null when unused)
  * @param timeoutSeconds external: the per-batch limit (null = {@link #DEFAULT_TIMEOUT_S})
  */
-public record RewardConfig(String type, Integer mode, Integer target, String model, List<String> command,
-                           Double timeoutSeconds) {
+@Doc("The reward source (SPEC §4).")
+public record RewardConfig(
+        @Doc("Reward: min_length, mode_length, target_length, bandit_r1, bandit_r2, learned or external.") String type,
+        @Doc("mode_length: the mode in tokens; null = the mode of the reference policy's response lengths on the prompt pool.") Integer mode,
+        @Doc("target_length: the target length in tokens.") Integer target,
+        @Doc("learned: the reward-model folder written by pref4j train-rm.") @Nullable String model,
+        @Doc("external: the program and its arguments, run without a shell; it reads JSONL {\"prompt\",\"response\"} on stdin and prints one number per line.") @Nullable List<String> command,
+        @Doc("external: seconds the command may take per batch; null = 30.") Double timeoutSeconds) {
 
     public static final List<String> TYPES = List.of("min_length", "mode_length", "target_length",
             "bandit_r1", "bandit_r2", "learned", "external");
@@ -43,6 +51,11 @@ public record RewardConfig(String type, Integer mode, Integer target, String mod
 
     public RewardConfig {
         command = command == null ? null : List.copyOf(command);
+    }
+
+    /** The config defaults: min_length. */
+    public static RewardConfig defaults() {
+        return of("min_length");
     }
 
     /** A config with only a type (min_length, bandit_r1, bandit_r2). */

@@ -259,16 +259,16 @@ class LossSemanticsTest {
     @Test
     void configErrorsNameTheFieldAndTheAllowedValues() {
         var e = assertThrows(UserInputException.class, () -> Losses.create(LossConfig.defaults("dpoo")));
-        assertEquals("loss.type must be one of sft, nll, dpo, ipo, hinge, wdpo, rwr, bon, reinforce, ppo; got 'dpoo'",
+        assertEquals("loss.type must be one of sft|nll|dpo|ipo|hinge|wdpo|rwr|bon|reinforce|ppo, got \"dpoo\" (did you mean dpo?)",
                 e.getMessage());
         e = assertThrows(UserInputException.class, () -> cfg("dpo", "beta", "-1"));
         assertEquals("loss.beta must be > 0; got -1", e.getMessage());
         e = assertThrows(UserInputException.class, () -> cfg("dpo", "label_smoothing", "0.5"));
         assertTrue(e.getMessage().startsWith("loss.label_smoothing must be in [0, 0.5)"), e.getMessage());
         e = assertThrows(UserInputException.class, () -> cfg("wdpo", "wdpo_mode", "softmax"));
-        assertEquals("loss.wdpo_mode must be one of exp, sigmoid, linear, none; got 'softmax'", e.getMessage());
+        assertEquals("loss.wdpo_mode must be one of exp|sigmoid|linear|none, got \"softmax\"", e.getMessage());
         e = assertThrows(UserInputException.class, () -> cfg("reinforce", "baseline", "avg"));
-        assertTrue(e.getMessage().startsWith("loss.baseline must be one of none, moving_average"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("loss.baseline must be one of none|moving_average"), e.getMessage());
         e = assertThrows(UserInputException.class, () -> cfg("dpo", "betta", "0.1"));
         assertTrue(e.getMessage().startsWith("unknown config field loss.betta"), e.getMessage());
         e = assertThrows(UserInputException.class, () -> cfg("dpo", "beta", "abc"));
