@@ -180,6 +180,11 @@ public final class HfCheckpoint {
             tensors.add(SafeTensors.Entry.f32(e.name(), model.readParam(e.name()), e.shape()));
         }
         SafeTensors.write(dir.resolve(WEIGHTS), tensors, Map.of("format", "pt", "producer", "pref4j"));
+        writeConfig(c, dir, tokenizerName);
+    }
+
+    /** Writes config.json for a GPT-2 of this config (atomically), recording the tokenizer when given. */
+    public static void writeConfig(GptConfig c, Path dir, String tokenizerName) throws IOException {
         ObjectNode cfg = JSON.createObjectNode();
         cfg.put("model_type", "gpt2");
         cfg.putArray("architectures").add("GPT2LMHeadModel");

@@ -207,6 +207,27 @@ public final class Gpt implements AutoCloseable {
         }
     }
 
+    /**
+     * A new model (on the same backend) with this model's weights and a scalar head, sized
+     * for maxBatch × maxT. An existing head is copied; otherwise the head's weights are
+     * N(0, headInitStd²) from the seed and its bias 0.
+     */
+    public Gpt withHead(int maxBatch, int maxT, long seed, double headInitStd) {
+        Gpt m = new Gpt(k, cfg, maxBatch, Math.min(maxT, cfg.maxSeqLen()), true);
+        for (ParameterLayout.Entry e : layout.entries()) {
+            ParameterLayout.Entry d = m.layout.get(e.name());
+            k.copy(m.params.asSlice(d.offset() * 4, d.size() * 4), params.asSlice(e.offset() * 4, e.size() * 4), e.size() * 4);
+        }
+        if (!hasHead) {
+            SplittableRandom rng = new SplittableRandom(seed ^ 0x6ead5eedL);
+            float[] w = new float[C];
+            for (int i = 0; i < w.length; i++) w[i] = (float) (rng.nextGaussian() * headInitStd);
+            m.writeParam(ParameterLayout.HEAD_WEIGHT, w);
+            m.writeParam(ParameterLayout.HEAD_BIAS, new float[1]);
+        }
+        return m;
+    }
+
     public void zeroGrad() {
         k.fill(grads, layout.size(), 0f);
     }

@@ -208,21 +208,7 @@ public final class RewardModelTrainer {
      * head's weights are N(0, headInitStd²) from the seed and its bias 0.
      */
     public static Gpt withHead(Gpt base, int maxBatch, int maxT, long seed, double headInitStd) {
-        Kernels k = base.kernels();
-        GptConfig cfg = base.config();
-        Gpt m = new Gpt(k, cfg, maxBatch, Math.min(maxT, cfg.maxSeqLen()), true);
-        for (ParameterLayout.Entry e : base.layout().entries()) {
-            ParameterLayout.Entry d = m.layout().get(e.name());
-            k.copy(m.params().asSlice(d.offset() * 4, d.size() * 4), base.params().asSlice(e.offset() * 4, e.size() * 4), e.size() * 4);
-        }
-        if (!base.hasHead()) {
-            SplittableRandom rng = new SplittableRandom(seed ^ 0x6ead5eedL);
-            float[] w = new float[cfg.channels()];
-            for (int i = 0; i < w.length; i++) w[i] = (float) (rng.nextGaussian() * headInitStd);
-            m.writeParam(ParameterLayout.HEAD_WEIGHT, w);
-            m.writeParam(ParameterLayout.HEAD_BIAS, new float[1]);
-        }
-        return m;
+        return base.withHead(maxBatch, maxT, seed, headInitStd);
     }
 
     /**

@@ -64,6 +64,12 @@ public final class AdamW {
     }
 
     public int stepCount() { return step; }
+
+    /** Sets the update count (for resuming: bias correction continues from it). */
+    public void restoreStep(int steps) {
+        if (steps < 0) throw new IllegalArgumentException("steps must be >= 0");
+        this.step = steps;
+    }
     public MemorySegment firstMoment() { return m; }
     public MemorySegment secondMoment() { return v; }
 

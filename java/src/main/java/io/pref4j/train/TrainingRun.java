@@ -1,0 +1,372 @@
+package io.pref4j.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pref4j.UserInputException;
+import io.pref4j.config.Configs;
+import io.pref4j.config.TrainConfig;
+import io.pref4j.io.HfCheckpoint;
+import io.pref4j.io.Jsonl;
+import io.pref4j.io.SafeTensors;
+import io.pref4j.kernel.Kernels;
+import io.pref4j.loss.Loss;
+import io.pref4j.loss.Losses;
+import io.pref4j.loss.PpoLoss;
+import io.pref4j.loss.SampleLoss;
+import io.pref4j.model.Gpt;
+import io.pref4j.model.ParameterLayout;
+import io.pref4j.reward.Completion;
+import io.pref4j.reward.LengthRewards;
+import io.pref4j.reward.RewardConfig;
+import io.pref4j.reward.RewardSource;
+import io.pref4j.reward.RewardSources;
+import io.pref4j.sample.Generator;
+import io.pref4j.text.Tokenizer;
+import io.pref4j.train.run.Checkpoint;
+import io.pref4j.train.run.Checkpoints;
+import io.pref4j.train.run.MetricsLog;
+import io.pref4j.train.run.NonFiniteException;
+import io.pref4j.train.run.Plot;
+import io.pref4j.train.run.Progress;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A training run around the {@link Engine}: the reward source and loss from the config,
+ * the run folder (resolved config.json, metrics.jsonl, reward.png, samples.jsonl,
+ * checkpoints/), progress output, periodic atomic checkpoints, and resuming from one so
+ * that the run continues exactly as if never stopped. A NaN or Inf loss or gradient stops
+ * the run with a diagnostic; the checkpoints already written stay.
+ */
+public final class TrainingRun {
+    private TrainingRun() {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** What a run produced. */
+    public record Result(Path out, int iterations, int steps, double lastReward, Path lastCheckpoint) {}
+
+    /**
+     * Runs (or resumes) the training described by cfg.
+     *
+     * @param policy    the model to train, holding the initial weights (a value head for PPO)
+     * @param ref       the frozen reference model (same weights as the initial policy)
+     * @param resume    a checkpoint to continue from, or null
+     */
+    public static Result run(TrainConfig cfg, Kernels k, Tokenizer tok, Gpt policy, Gpt ref,
+                             List<Engine.Prompt> prompts, List<Engine.OfflinePair> offline,
+                             Path out, Checkpoint resume, PrintStream log) throws IOException {
+        return run(cfg, k, tok, policy, ref, prompts, offline, out, resume, log, null);
+    }
+
+    /**
+     * As {@link #run(TrainConfig, Kernels, Tokenizer, Gpt, Gpt, List, List, Path, Checkpoint, PrintStream)};
+     * stops right after an iteration (and its checkpoint) for which continueAfter answers
+     * false, without a final checkpoint or outputs, as if the process had been killed there
+     * (tests use it to check that resuming continues exactly).
+     */
+    public static Result run(TrainConfig cfg, Kernels k, Tokenizer tok, Gpt policy, Gpt ref,
+                             List<Engine.Prompt> prompts, List<Engine.OfflinePair> offline,
+                             Path out, Checkpoint resume, PrintStream log,
+                             java.util.function.IntPredicate continueAfter) throws IOException {
+        Files.createDirectories(out);
+        RewardConfig rc = resolveReward(cfg, tok, ref, prompts, log);
+        Loss loss = Losses.create(cfg.loss());
+        if (loss instanceof PpoLoss && !policy.hasHead())
+            throw new IllegalArgumentException("PPO needs a policy with a value head");
+        if (loss instanceof SampleLoss sl && cfg.loop().mode() == io.pref4j.config.LoopSection.Mode.ONLINE
+                && cfg.loop().responsesPerPrompt() < sl.minGroupSize())
+            throw new UserInputException("loss.baseline = " + cfg.loss().baseline() + " needs loop.responses_per_prompt >= "
+                    + sl.minGroupSize() + ", got " + cfg.loop().responsesPerPrompt());
+        if (cfg.loop().mode() == io.pref4j.config.LoopSection.Mode.ONLINE && prompts.isEmpty())
+            throw new UserInputException("online training needs prompts: set data.prompts (or data.preferences)");
+        Files.writeString(out.resolve("config.json"), Configs.toJson(cfg) + "\n");
+
+        try (RewardSource reward = RewardSources.create(rc, k, tok)) {
+            Engine engine = new Engine(cfg, k, tok, policy, ref, reward, loss, prompts, offline);
+            Checkpoints ckpts = new Checkpoints(out.resolve("checkpoints"), cfg.checkpoint().keep());
+            MetricsLog metrics;
+            if (resume != null) {
+                restore(engine, loss, k, resume);
+                metrics = MetricsLog.resume(out.resolve("metrics.jsonl"), resume.step() - 1);
+                log.printf(Locale.ROOT, "resumed from %s (iteration %d, step %d)%n", resume.dir(), engine.iteration(), engine.step());
+                engine.nanGuard().checkpointed(resume.dir());
+            } else {
+                metrics = MetricsLog.create(out.resolve("metrics.jsonl"));
+            }
+            Progress progress = Progress.console(cfg.log(), estimatedSteps(cfg));
+            progress.start(engine.step() - 1);
+            Path[] lastCkpt = {resume == null ? null : resume.dir()};
+            double[] lastReward = {Double.NaN};
+            Map<String, Object>[] pending = new Map[1];
+            Engine.Listener listener = new Engine.Listener() {
+                @Override public void step(Map<String, Object> m) {
+                    if (pending[0] != null) logLine(metrics, pending[0]);
+                    pending[0] = m;
+                    double r = ((Number) m.get("reward_mean")).doubleValue();
+                    progress.update(((Number) m.get("step")).longValue(), r, ((Number) m.get("loss")).doubleValue(),
+                            ((Number) m.get("tokens")).longValue());
+                }
+
+                @Override public void iteration(Engine.IterationStats s) {
+                    lastReward[0] = s.rewardMean();
+                    if (pending[0] != null) {
+                        Map<String, Object> m = pending[0];
+                        pending[0] = null;
+                        int every = cfg.loop().evalEvery();
+                        if (every > 0 && (s.iteration() + 1) % every == 0) m.put("eval_reward", evaluate(engine, cfg, tok, reward, prompts));
+                        logLine(metrics, m);
+                    }
+                    progress.println(String.format(Locale.ROOT,
+                            "iteration %d/%d  reward %.4f  regenerated %d  examples %d  time: generation %.2fs reward %.2fs reference %.2fs train %.2fs",
+                            s.iteration() + 1, cfg.loop().iterations(), s.rewardMean(), s.regenerated(), s.examples(),
+                            s.tGeneration(), s.tReward(), s.tReference(), s.tTrain()));
+                }
+            };
+            try {
+                engine.run(listener, it -> {
+                    int every = cfg.checkpoint().every();
+                    if (every > 0 && it % every == 0 && it < cfg.loop().iterations()) {
+                        lastCkpt[0] = save(ckpts, engine, loss, cfg, tok);
+                        engine.nanGuard().checkpointed(lastCkpt[0]);
+                    }
+                    return continueAfter == null || continueAfter.test(it);
+                });
+                if (engine.iteration() < cfg.loop().iterations()) {
+                    metrics.close();
+                    return new Result(out, engine.iteration(), engine.step(), lastReward[0], lastCkpt[0]);
+                }
+            } catch (NonFiniteException e) {
+                progress.finish();
+                metrics.close();
+                Plot.write(out.resolve("metrics.jsonl"), out.resolve("reward.png"));
+                throw e;
+            }
+            progress.finish();
+            metrics.close();
+            lastCkpt[0] = save(ckpts, engine, loss, cfg, tok);
+            Plot.write(out.resolve("metrics.jsonl"), out.resolve("reward.png"));
+            writeSamples(engine, cfg, tok, reward, prompts, out.resolve("samples.jsonl"));
+            return new Result(out, engine.iteration(), engine.step(), lastReward[0], lastCkpt[0]);
+        }
+    }
+
+    /** Optimiser steps the run will take, for the ETA (exact for best-vs-worst pairs and per-sample losses). */
+    static long estimatedSteps(TrainConfig cfg) {
+        var l = cfg.loop();
+        long examples = cfg.loss().type().matches("dpo|ipo|hinge|wdpo") ? l.promptBatch() : (long) l.promptBatch() * l.responsesPerPrompt();
+        long minibatches = (examples + l.minibatch() - 1) / l.minibatch() * l.reuse();
+        return (long) l.iterations() * Math.max(1, (minibatches + l.gradAccum() - 1) / l.gradAccum());
+    }
+
+    /** Writes one step's metrics ("step" is the line's key, not a metric). */
+    private static void logLine(MetricsLog metrics, Map<String, Object> m) {
+        Map<String, Object> rest = new LinkedHashMap<>(m);
+        long step = ((Number) rest.remove("step")).longValue();
+        metrics.log(step, rest);
+    }
+
+    /**
+     * mode_length without a mode: the mode of the reference policy's response lengths on
+     * the prompt pool (one sample per prompt, up to 256 prompts, with the run's sampling).
+     */
+    static RewardConfig resolveReward(TrainConfig cfg, Tokenizer tok, Gpt ref, List<Engine.Prompt> prompts, PrintStream log) {
+        RewardConfig rc = cfg.reward();
+        if (!"mode_length".equals(rc.type()) || rc.mode() != null) return rc;
+        if (prompts.isEmpty()) throw new UserInputException("reward.mode is required for mode_length without prompts");
+        Generator gen = new Generator(ref);
+        List<Integer> lens = new ArrayList<>();
+        var s = cfg.sampling();
+        int n = Math.min(256, prompts.size());
+        for (int start = 0; start < n; start += ref.maxBatch()) {
+            int end = Math.min(n, start + ref.maxBatch());
+            int[][] batch = new int[end - start][];
+            int longest = 1;
+            for (int i = start; i < end; i++) {
+                batch[i - start] = prompts.get(i).ids();
+                longest = Math.max(longest, batch[i - start].length);
+            }
+            var got = gen.generate(batch, new Generator.Options(Math.max(1, Math.min(s.maxNewTokens(), ref.maxT() - longest)),
+                    (float) s.temperature(), s.topK(), (float) s.topP(), tok.eosId(), cfg.run().seed() ^ 0x40DEL));
+            for (Generator.Sample g : got) lens.add(g.endedWithEos() ? g.tokens().length - 1 : g.tokens().length);
+        }
+        int mode = LengthRewards.mode(lens);
+        log.println("reward: mode_length with the reference policy's mode response length " + mode + " tokens");
+        return rc.withMode(mode);
+    }
+
+    /** Mean reward of one sample per evaluation prompt (the first 64 of the pool). */
+    static double evaluate(Engine engine, TrainConfig cfg, Tokenizer tok, RewardSource reward, List<Engine.Prompt> prompts) {
+        List<Completion> done = sampleCompletions(engine, cfg, tok, prompts, 64);
+        double[] r = reward.score(done);
+        double sum = 0;
+        for (double x : r) sum += x;
+        return r.length == 0 ? Double.NaN : sum / r.length;
+    }
+
+    private static List<Completion> sampleCompletions(Engine engine, TrainConfig cfg, Tokenizer tok, List<Engine.Prompt> prompts, int max) {
+        Gpt policy = engine.policy();
+        Generator gen = new Generator(policy);
+        var s = cfg.sampling();
+        int n = Math.min(max, prompts.size());
+        List<Completion> out = new ArrayList<>();
+        for (int start = 0; start < n; start += policy.maxBatch()) {
+            int end = Math.min(n, start + policy.maxBatch());
+            int[][] batch = new int[end - start][];
+            int longest = 1;
+            for (int i = start; i < end; i++) {
+                batch[i - start] = prompts.get(i).ids();
+                longest = Math.max(longest, batch[i - start].length);
+            }
+            var got = gen.generate(batch, new Generator.Options(Math.max(1, Math.min(s.maxNewTokens(), policy.maxT() - longest)),
+                    (float) s.temperature(), s.topK(), (float) s.topP(), tok.eosId(), cfg.run().seed() ^ 0xE7A1L));
+            for (int i = 0; i < got.length; i++) {
+                int[] ids = got[i].endedWithEos() ? java.util.Arrays.copyOf(got[i].tokens(), got[i].tokens().length - 1) : got[i].tokens();
+                Engine.Prompt p = prompts.get(start + i);
+                out.add(new Completion(p.text(), tok.decode(ids), p.ids(), ids));
+            }
+        }
+        return out;
+    }
+
+    private static void writeSamples(Engine engine, TrainConfig cfg, Tokenizer tok, RewardSource reward,
+                                     List<Engine.Prompt> prompts, Path file) {
+        List<Completion> done = sampleCompletions(engine, cfg, tok, prompts, 64);
+        double[] r = done.isEmpty() ? new double[0] : reward.score(done);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (int i = 0; i < done.size(); i++) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("prompt", done.get(i).prompt());
+            m.put("response", done.get(i).response());
+            m.put("reward", r[i]);
+            rows.add(m);
+        }
+        Jsonl.writeAll(file, rows);
+    }
+
+    // ------------------------------------------------------------------ checkpoints
+
+    private static Path save(Checkpoints ckpts, Engine engine, Loss loss, TrainConfig cfg, Tokenizer tok) {
+        Gpt p = engine.policy();
+        Kernels k = p.kernels();
+        Checkpoints.Tensors model = () -> {
+            List<SafeTensors.Entry> e = new ArrayList<>();
+            for (ParameterLayout.Entry t : p.layout().entries()) e.add(SafeTensors.Entry.f32(t.name(), p.readParam(t.name()), t.shape()));
+            return e;
+        };
+        Checkpoints.Tensors optim = () -> {
+            long n = p.layout().size();
+            float[] m = new float[(int) n], v = new float[(int) n];
+            k.read(engine.optimizer().firstMoment(), m);
+            k.read(engine.optimizer().secondMoment(), v);
+            return List.of(SafeTensors.Entry.f32("adam.m", m, (int) n), SafeTensors.Entry.f32("adam.v", v, (int) n));
+        };
+        ObjectNode state = JSON.createObjectNode();
+        state.put("iteration", engine.iteration());
+        state.put("step", engine.step());
+        state.put("adam_step", engine.optimizer().stepCount());
+        if (loss instanceof SampleLoss sl) {
+            double[] b = sl.baselineState();
+            state.putArray("baseline").add(b[0]).add(b[1]);
+        }
+        if (loss instanceof PpoLoss ppo) state.put("kl_coef", ppo.klController().coef());
+        state.set("store", storeToJson(engine));
+        Checkpoints.Save s = new Checkpoints.Save(engine.step(), model, optim, state, Configs.toTree(cfg),
+                dir -> HfCheckpoint.writeConfig(p.config(), dir, tok.name()));
+        return ckpts.save(s).dir();
+    }
+
+    private static void restore(Engine engine, Loss loss, Kernels k, Checkpoint c) {
+        Gpt p = engine.policy();
+        try (SafeTensors st = c.openModel()) {
+            for (ParameterLayout.Entry t : p.layout().entries()) {
+                if (!st.contains(t.name())) throw new UserInputException(c.modelFile() + ": missing tensor " + t.name());
+                p.writeParam(t.name(), st.floats(t.name()));
+            }
+        }
+        ObjectNode s = c.state();
+        if (c.hasOptimizer()) {
+            try (SafeTensors st = c.openOptimizer()) {
+                k.write(engine.optimizer().firstMoment(), st.floats("adam.m"));
+                k.write(engine.optimizer().secondMoment(), st.floats("adam.v"));
+            }
+            engine.optimizer().restoreStep(s.path("adam_step").asInt());
+        }
+        engine.restore(s.path("iteration").asInt(), s.path("step").asInt());
+        if (loss instanceof SampleLoss sl && s.has("baseline"))
+            sl.setBaselineState(k, s.get("baseline").get(0).asDouble(), s.get("baseline").get(1).asDouble() != 0);
+        if (loss instanceof PpoLoss ppo && s.has("kl_coef")) ppo.klController().setCoef(s.get("kl_coef").asDouble());
+        storeFromJson(engine, s.get("store"));
+    }
+
+    private static ArrayNode storeToJson(Engine engine) {
+        ArrayNode arr = JSON.createArrayNode();
+        for (Engine.Stored st : engine.store().values()) {
+            ObjectNode o = arr.addObject();
+            o.put("prompt", st.prompt());
+            ArrayNode rs = o.putArray("responses");
+            for (Engine.Response r : st.responses()) {
+                ObjectNode ro = rs.addObject();
+                ArrayNode ids = ro.putArray("ids");
+                for (int id : r.ids) ids.add(id);
+                ro.put("eos", r.eos);
+                ro.put("reward", r.reward);
+                ro.put("ref", r.refLogp);
+                putFloats(ro, "old", r.oldTok);
+                putFloats(ro, "ref_tok", r.refTok);
+                putFloats(ro, "old_values", r.oldValues);
+            }
+            ArrayNode pairs = o.putArray("pairs");
+            for (Pairs.Pair pr : st.pairs()) pairs.addArray().add(pr.chosen()).add(pr.rejected());
+        }
+        return arr;
+    }
+
+    private static void putFloats(ObjectNode o, String key, float[] x) {
+        if (x == null) return;
+        ArrayNode a = o.putArray(key);
+        for (float f : x) a.add(f);
+    }
+
+    private static float[] floats(JsonNode n) {
+        if (n == null || n.isNull()) return null;
+        float[] out = new float[n.size()];
+        for (int i = 0; i < out.length; i++) out[i] = (float) n.get(i).asDouble();
+        return out;
+    }
+
+    private static void storeFromJson(Engine engine, JsonNode arr) {
+        engine.store().clear();
+        if (arr == null) return;
+        for (JsonNode o : arr) {
+            JsonNode rs = o.get("responses");
+            Engine.Response[] responses = new Engine.Response[rs.size()];
+            for (int i = 0; i < responses.length; i++) {
+                JsonNode ro = rs.get(i);
+                int[] ids = new int[ro.get("ids").size()];
+                for (int j = 0; j < ids.length; j++) ids[j] = ro.get("ids").get(j).asInt();
+                Engine.Response r = new Engine.Response(ids, ro.get("eos").asBoolean());
+                r.reward = ro.get("reward").asDouble();
+                r.refLogp = ro.get("ref").asDouble();
+                r.oldTok = floats(ro.get("old"));
+                r.refTok = floats(ro.get("ref_tok"));
+                r.oldValues = floats(ro.get("old_values"));
+                responses[i] = r;
+            }
+            List<Pairs.Pair> pairs = new ArrayList<>();
+            for (JsonNode pr : o.get("pairs")) pairs.add(new Pairs.Pair(pr.get(0).asInt(), pr.get(1).asInt()));
+            int prompt = o.get("prompt").asInt();
+            engine.store().put(prompt, new Engine.Stored(prompt, responses, pairs));
+        }
+    }
+}
