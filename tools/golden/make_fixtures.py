@@ -14,7 +14,7 @@ Fixtures:
                        -mean log sigmoid(beta * h), h = (pc - rc) - (pr - rr), with the
                        reference log-probs given as inputs
   gpt_rm.safetensors   a scalar head on the last real token (Bradley-Terry reward model
-                       loss -mean log sigmoid(r_w - r_l))
+                       loss -mean log sigmoid(r_w - r_l) + center * mean(r^2))
 Only torch is needed (Debian's python3-torch works); safetensors are written by hand.
 """
 import json
@@ -28,6 +28,7 @@ import torch
 torch.set_default_dtype(torch.float64)
 
 L, NH, C, V, NPOS = 2, 4, 64, 97, 32
+CENTER = 0.05
 
 
 def rand(gen, shape, std):
@@ -170,9 +171,11 @@ def rm_fixture(out):
     hidden = gpt_hidden(p, tokens, lengths)
     values = (hidden @ p["head.weight"].T).squeeze(-1) + p["head.bias"]
     r = values[torch.arange(2 * P), lengths - 1]
-    loss = -torch.nn.functional.logsigmoid(r[:P] - r[P:]).mean()
+    # Bradley-Terry loss plus a small reward-centring term, so that no gradient is
+    # structurally zero (with the pure BT loss the biases' gradients cancel exactly)
+    loss = -torch.nn.functional.logsigmoid(r[:P] - r[P:]).mean() + CENTER * (r * r).mean()
     loss.backward()
-    t = {"in.tokens": tokens.double(), "in.lengths": lengths.double(),
+    t = {"in.tokens": tokens.double(), "in.lengths": lengths.double(), "in.center": torch.tensor([CENTER]),
          "out.rewards": r, "out.loss": loss.reshape(1)}
     for n, w in p.items():
         t["param." + n] = w

@@ -51,6 +51,14 @@ public final class SyntheticCorpus {
         return docs;
     }
 
+    /** The items of a category ("fruits" …), or an empty set for an unknown one. */
+    public static java.util.Set<String> itemsOf(String category) {
+        for (int c = 0; c < CATEGORIES.length; c++) {
+            if (CATEGORIES[c].equals(category)) return java.util.Set.of(ITEMS[c]);
+        }
+        return java.util.Set.of();
+    }
+
     /** The number of items in a response (words before the final period). */
     public static int itemCount(String response) {
         String s = response.strip();

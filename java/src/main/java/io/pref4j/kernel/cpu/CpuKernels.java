@@ -20,6 +20,7 @@ public final class CpuKernels implements Kernels {
     static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG;
 
     private final Arena arena = Arena.ofShared();
+    private final java.util.concurrent.atomic.AtomicLong allocated = new java.util.concurrent.atomic.AtomicLong();
     private final Parallel par;
     private final CpuMatmul matmul;
     private final CpuLogprob logprob;
@@ -54,15 +55,23 @@ public final class CpuKernels implements Kernels {
     // ---------------------------------------------------------------- memory
 
     @Override public MemorySegment allocFloats(long n) {
+        allocated.addAndGet(n * 4);
         return arena.allocate(F32, n).fill((byte) 0);
     }
 
     @Override public MemorySegment allocInts(long n) {
+        allocated.addAndGet(n * 4);
         return arena.allocate(I32, n).fill((byte) 0);
     }
 
     @Override public MemorySegment allocLongs(long n) {
+        allocated.addAndGet(n * 8);
         return arena.allocate(I64, n).fill((byte) 0);
+    }
+
+    /** Bytes of buffers this context has allocated so far (they live until close). */
+    public long allocatedBytes() {
+        return allocated.get();
     }
 
     @Override public void fill(MemorySegment x, long n, float value) {

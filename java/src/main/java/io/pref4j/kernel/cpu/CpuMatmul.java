@@ -1,12 +1,438 @@
 package io.pref4j.kernel.cpu;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
-/** STUB: to be implemented. */
+/**
+ * Single-precision matrix multiply on the CPU: {@code C (=|+=) op(A)·op(B) (+ bias)} with
+ * all four transpose combinations, its batched form, and the bias gradient.
+ *
+ * <h2>Algorithm</h2>
+ * A Goto/BLIS-style blocked GEMM. For each {@code NC}-wide column block and {@code KC}-deep
+ * slice of K, op(B) is packed into a float[] of {@code NR}-wide column micro-panels
+ * ({@code bp[q][k][0..NR)}); for each {@code MC}-high row block op(A) is packed into
+ * {@code MR}-high row micro-panels ({@code ap[p][k][0..MR)}). Packing reads the source
+ * segments with bulk copies (whatever the transposition), pads partial panels with zeros,
+ * and leaves the micro-kernel a single, branch-free loop over k: an {@code MR × NR}
+ * ({@code 4 × 2·lanes}) block of C held in 8 vector registers, updated by one broadcast of
+ * A per row and two vector loads of B per k with FMA. (Larger tiles such as 6 × 16 need 15
+ * of AVX2's 16 vector registers; C2 then spills an accumulator to the stack and the
+ * kernel runs at half speed, so the tile is kept small enough to stay in registers.) The finished block goes through a
+ * small float[] tile and is merged into C (=, or += for later K slices or when
+ * accumulating; the bias is added with the first K slice).
+ *
+ * <p>Parallelism: the output is split between threads by row tiles (or by column tiles
+ * when it is much wider than tall); each thread runs the serial blocked GEMM on its part
+ * with its own packing scratch (thread-local, allocated once per thread and reused).
+ * Every element of C is owned by exactly one thread and the K reduction order is fixed,
+ * so results do not depend on the thread count.
+ *
+ * <p>The serial block routine {@link #gemm} also takes float[] outputs and is reused by
+ * {@link CpuLogprob} for its vocabulary chunks.
+ */
 final class CpuMatmul {
-    CpuMatmul(Parallel par) {}
 
-    void matmul(MemorySegment out, MemorySegment a, MemorySegment b, MemorySegment bias, int M, int N, int K, boolean transA, boolean transB, boolean accumulate) { throw new UnsupportedOperationException("not implemented"); }
-    void matmulBatched(MemorySegment out, MemorySegment a, MemorySegment b, int batch, long strideOut, long strideA, long strideB, int M, int N, int K, boolean transA, boolean transB, boolean accumulate) { throw new UnsupportedOperationException("not implemented"); }
-    void biasBackward(MemorySegment dbias, MemorySegment dout, int M, int N) { throw new UnsupportedOperationException("not implemented"); }
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    /** Micro-tile: MR rows × NR columns of C (8 accumulator registers). */
+    static final int MR = 4;
+    static final int NR = 2 * L;
+    /** Cache blocking: A block MC×KC (L2), B panel KC×NC (L3), B micro-panel KC×NR (L1). */
+    static final int KC = 256;
+    static final int MC = 144;
+    static final int NC = 2048;
+    static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT;
+
+    /** Work (flops) below which a matmul runs on the calling thread only. */
+    private static final double PARALLEL_FLOPS = 1 << 20;
+
+    /** Per-thread packing buffers, allocated once per thread and reused for every call. */
+    static final class Scratch {
+        final float[] ap = new float[MC * KC];
+        final float[] bp = new float[KC * NC];
+        /** Staging for bulk copies out of segments: max(MC, NR) rows of KC, or KC × MC. */
+        final float[] stage = new float[Math.max(Math.max(MC, NR) * KC, NC)];
+        final float[] tile = new float[MR * NR];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    static Scratch scratch() {
+        return SCRATCH.get();
+    }
+
+    private final Parallel par;
+
+    CpuMatmul(Parallel par) {
+        this.par = par;
+    }
+
+    // ------------------------------------------------------------------ public entry points
+
+    /** out[M,N] (=|+=) op(A)·op(B) (+ bias). See {@code Kernels.matmul}. */
+    void matmul(MemorySegment out, MemorySegment a, MemorySegment b, MemorySegment bias,
+                int M, int N, int K, boolean transA, boolean transB, boolean accumulate) {
+        if (M <= 0 || N <= 0) return;
+        int lda = transA ? M : K, ldb = transB ? K : N;
+        matmulParallel(out, 0, N, a, 0, lda, transA, b, 0, ldb, transB, bias, M, N, K, accumulate);
+    }
+
+    /** batch independent matmuls without bias, at element strides. See {@code Kernels.matmulBatched}. */
+    void matmulBatched(MemorySegment out, MemorySegment a, MemorySegment b, int batch,
+                       long strideOut, long strideA, long strideB,
+                       int M, int N, int K, boolean transA, boolean transB, boolean accumulate) {
+        if (batch <= 0 || M <= 0 || N <= 0) return;
+        int lda = transA ? M : K, ldb = transB ? K : N;
+        double flops = 2.0 * M * N * K;
+        if (par.threads() > 1 && batch >= 2 * par.threads() || flops < 4 * PARALLEL_FLOPS) {
+            // Many (or small) problems: one thread per group of whole problems.
+            int grain = (int) Math.max(1, Math.min(batch, PARALLEL_FLOPS / Math.max(1, flops)));
+            par.range(batch, grain, (s, e) -> {
+                Scratch sc = scratch();
+                for (int i = s; i < e; i++) {
+                    gemm(sc, a, i * strideA, lda, transA, b, i * strideB, ldb, transB,
+                         out, null, i * strideOut, N, null, M, N, K, accumulate);
+                }
+            });
+        } else {
+            for (int i = 0; i < batch; i++) {
+                matmulParallel(out, i * strideOut, N, a, i * strideA, lda, transA,
+                               b, i * strideB, ldb, transB, null, M, N, K, accumulate);
+            }
+        }
+    }
+
+    /** dbias[N] += Σ_m dout[m, :] (float accumulation, columns split between threads). */
+    void biasBackward(MemorySegment dbias, MemorySegment dout, int M, int N) {
+        if (M <= 0 || N <= 0) return;
+        // Units of NR columns; each thread sums its columns over all rows.
+        int units = (N + NR - 1) / NR;
+        int grain = Math.max(1, (int) (65536L / Math.max(1, (long) M * NR)));
+        par.range(units, grain, (s, e) -> {
+            int j0 = s * NR, j1 = Math.min(N, e * NR);
+            float[] acc = new float[j1 - j0];
+            float[] row = new float[j1 - j0];
+            int w = j1 - j0, wv = S.loopBound(w);
+            for (int m = 0; m < M; m++) {
+                MemorySegment.copy(dout, F32, ((long) m * N + j0) * 4, row, 0, w);
+                int j = 0;
+                for (; j < wv; j += L) {
+                    FloatVector.fromArray(S, acc, j).add(FloatVector.fromArray(S, row, j)).intoArray(acc, j);
+                }
+                for (; j < w; j++) acc[j] += row[j];
+            }
+            for (int j = 0; j < w; j++) {
+                long idx = j0 + j;
+                dbias.setAtIndex(F32, idx, dbias.getAtIndex(F32, idx) + acc[j]);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ parallel split
+
+    /** Splits C between threads by row tiles or column tiles and runs {@link #gemm} on each part. */
+    void matmulParallel(MemorySegment c, long cOff, int ldc,
+                        MemorySegment a, long aOff, int lda, boolean transA,
+                        MemorySegment b, long bOff, int ldb, boolean transB,
+                        MemorySegment bias, int M, int N, int K, boolean accumulate) {
+        double flops = 2.0 * M * N * K;
+        int tilesM = (M + MR - 1) / MR, tilesN = (N + NR - 1) / NR;
+        if (par.threads() == 1 || flops < PARALLEL_FLOPS || (tilesM < 2 && tilesN < 2)) {
+            gemm(scratch(), a, aOff, lda, transA, b, bOff, ldb, transB, c, null, cOff, ldc,
+                 bias, M, N, K, accumulate);
+            return;
+        }
+        // Prefer splitting rows (each thread then packs only its own A rows and all of B);
+        // split columns when there are too few row tiles to go round.
+        boolean byRows = tilesM >= 4 * par.threads() || tilesM >= tilesN;
+        if (byRows) {
+            par.range(tilesM, 1, (s, e) -> {
+                int i0 = s * MR, i1 = Math.min(M, e * MR);
+                long ao = transA ? aOff + i0 : aOff + (long) i0 * lda;
+                gemm(scratch(), a, ao, lda, transA, b, bOff, ldb, transB,
+                     c, null, cOff + (long) i0 * ldc, ldc, bias, i1 - i0, N, K, accumulate);
+            });
+        } else {
+            par.range(tilesN, 1, (s, e) -> {
+                int j0 = s * NR, j1 = Math.min(N, e * NR);
+                long bo = transB ? bOff + (long) j0 * ldb : bOff + j0;
+                MemorySegment bs = bias == null ? null : bias.asSlice((long) j0 * 4);
+                gemm(scratch(), a, aOff, lda, transA, b, bo, ldb, transB,
+                     c, null, cOff + j0, ldc, bs, M, j1 - j0, K, accumulate);
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ serial blocked GEMM
+
+    /**
+     * Serial blocked GEMM on the calling thread:
+     * {@code C[i, j] (=|+=) Σ_k op(A)[i, k]·op(B)[k, j] (+ bias[j])} for i < M, j < N, where
+     * op(A)[i,k] = a[aOff + (transA ? k·lda + i : i·lda + k)],
+     * op(B)[k,j] = b[bOff + (transB ? j·ldb + k : k·ldb + j)] and
+     * C[i,j] = (cSeg or cArr)[cOff + i·ldc + j]; exactly one of cSeg, cArr is non-null.
+     * Offsets and leading dimensions are in elements. a and b may be heap or native segments.
+     */
+    static void gemm(Scratch sc,
+                     MemorySegment a, long aOff, int lda, boolean transA,
+                     MemorySegment b, long bOff, int ldb, boolean transB,
+                     MemorySegment cSeg, float[] cArr, long cOff, int ldc,
+                     MemorySegment bias, int M, int N, int K, boolean accumulate) {
+        if (M <= 0 || N <= 0) return;
+        if (K <= 0) {
+            // No products: C = bias (or 0), or C += bias.
+            for (int i = 0; i < M; i++) {
+                for (int j = 0; j < N; j++) {
+                    float bv = bias == null ? 0f : bias.getAtIndex(F32, j);
+                    long idx = cOff + (long) i * ldc + j;
+                    if (cSeg != null) cSeg.setAtIndex(F32, idx, accumulate ? cSeg.getAtIndex(F32, idx) + bv : bv);
+                    else cArr[(int) idx] = accumulate ? cArr[(int) idx] + bv : bv;
+                }
+            }
+            return;
+        }
+        float[] ap = sc.ap, bp = sc.bp, tile = sc.tile;
+        for (int jc = 0; jc < N; jc += NC) {
+            int nc = Math.min(NC, N - jc);
+            for (int pc = 0; pc < K; pc += KC) {
+                int kc = Math.min(KC, K - pc);
+                boolean first = pc == 0;
+                boolean acc = accumulate || !first;
+                packB(sc, b, bOff, ldb, transB, pc, jc, kc, nc);
+                for (int ic = 0; ic < M; ic += MC) {
+                    int mc = Math.min(MC, M - ic);
+                    packA(sc, a, aOff, lda, transA, ic, pc, mc, kc);
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int nr = Math.min(NR, nc - jr);
+                        int bBase = (jr / NR) * NR * kc;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir);
+                            int aBase = (ir / MR) * MR * kc;
+                            long c0 = cOff + (long) (ic + ir) * ldc + (jc + jr);
+                            if (cSeg != null && mr == MR && nr == NR) {
+                                kernelToSegment(ap, aBase, bp, bBase, kc, cSeg, c0, ldc, acc,
+                                                first ? bias : null, jc + jr);
+                            } else {
+                                kernel(ap, aBase, bp, bBase, kc, tile);
+                                mergeTile(tile, mr, nr, cSeg, cArr, c0, ldc, acc,
+                                          first ? bias : null, jc + jr);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs op(A)[ic..ic+mc, pc..pc+kc] into MR-row micro-panels:
+     * ap[p·MR·kc + k·MR + r] = op(A)[ic + p·MR + r, pc + k], zero rows past mc.
+     */
+    static void packA(Scratch sc, MemorySegment a, long aOff, int lda, boolean transA,
+                      int ic, int pc, int mc, int kc) {
+        float[] ap = sc.ap, st = sc.stage;
+        int panels = (mc + MR - 1) / MR;
+        if (!transA) {
+            // Rows of A are contiguous in k: copy MR rows, interleave.
+            for (int p = 0; p < panels; p++) {
+                int rows = Math.min(MR, mc - p * MR);
+                for (int r = 0; r < rows; r++) {
+                    long src = aOff + (long) (ic + p * MR + r) * lda + pc;
+                    MemorySegment.copy(a, F32, src * 4, st, r * kc, kc);
+                }
+                int base = p * MR * kc;
+                if (rows == MR) {
+                    for (int k = 0; k < kc; k++) {
+                        int d = base + k * MR;
+                        ap[d] = st[k];
+                        ap[d + 1] = st[kc + k];
+                        ap[d + 2] = st[2 * kc + k];
+                        ap[d + 3] = st[3 * kc + k];
+                    }
+                } else {
+                    for (int k = 0; k < kc; k++) {
+                        int d = base + k * MR;
+                        for (int r = 0; r < MR; r++) ap[d + r] = r < rows ? st[r * kc + k] : 0f;
+                    }
+                }
+            }
+        } else {
+            // A stored [K, M]: row k of the block is contiguous in i.
+            for (int k = 0; k < kc; k++) {
+                long src = aOff + (long) (pc + k) * lda + ic;
+                MemorySegment.copy(a, F32, src * 4, st, k * mc, mc);
+            }
+            for (int p = 0; p < panels; p++) {
+                int rows = Math.min(MR, mc - p * MR);
+                int base = p * MR * kc, col = p * MR;
+                if (rows == MR) {
+                    for (int k = 0; k < kc; k++) {
+                        System.arraycopy(st, k * mc + col, ap, base + k * MR, MR);
+                    }
+                } else {
+                    for (int k = 0; k < kc; k++) {
+                        int d = base + k * MR;
+                        for (int r = 0; r < MR; r++) ap[d + r] = r < rows ? st[k * mc + col + r] : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs op(B)[pc..pc+kc, jc..jc+nc] into NR-column micro-panels:
+     * bp[q·NR·kc + k·NR + j] = op(B)[pc + k, jc + q·NR + j], zero columns past nc.
+     */
+    static void packB(Scratch sc, MemorySegment b, long bOff, int ldb, boolean transB,
+                      int pc, int jc, int kc, int nc) {
+        float[] bp = sc.bp, st = sc.stage;
+        int panels = (nc + NR - 1) / NR;
+        if (!transB) {
+            // Rows of B are contiguous in j: copy one row of the block, split it into panels.
+            for (int k = 0; k < kc; k++) {
+                long src = bOff + (long) (pc + k) * ldb + jc;
+                MemorySegment.copy(b, F32, src * 4, st, 0, nc);
+                int q = 0;
+                for (; q < panels && (q + 1) * NR <= nc; q++) {
+                    int d = q * NR * kc + k * NR, s = q * NR;
+                    FloatVector.fromArray(S, st, s).intoArray(bp, d);
+                    FloatVector.fromArray(S, st, s + L).intoArray(bp, d + L);
+                }
+                for (; q < panels; q++) {
+                    int d = q * NR * kc + k * NR, s = q * NR;
+                    for (int j = 0; j < NR; j++) bp[d + j] = s + j < nc ? st[s + j] : 0f;
+                }
+            }
+        } else {
+            // B stored [N, K]: column j of op(B) is contiguous in k. Transpose NR rows at a time.
+            for (int q = 0; q < panels; q++) {
+                int cols = Math.min(NR, nc - q * NR);
+                for (int j = 0; j < cols; j++) {
+                    long src = bOff + (long) (jc + q * NR + j) * ldb + pc;
+                    MemorySegment.copy(b, F32, src * 4, st, j * kc, kc);
+                }
+                int base = q * NR * kc;
+                if (cols == NR) {
+                    for (int k = 0; k < kc; k++) {
+                        int d = base + k * NR;
+                        for (int j = 0; j < NR; j++) bp[d + j] = st[j * kc + k];
+                    }
+                } else {
+                    for (int k = 0; k < kc; k++) {
+                        int d = base + k * NR;
+                        for (int j = 0; j < NR; j++) bp[d + j] = j < cols ? st[j * kc + k] : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The micro-kernel: tile[r·NR + j] = Σ_k ap[aBase + k·MR + r]·bp[bBase + k·NR + j] for an
+     * MR × NR block, accumulated in 8 vector registers with FMA.
+     */
+    static void kernel(float[] ap, int aBase, float[] bp, int bBase, int kc, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            int bo = bBase + k * NR, ao = aBase + k * MR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
+            FloatVector x = FloatVector.broadcast(S, ap[ao]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+        }
+        c00.intoArray(tile, 0); c01.intoArray(tile, L);
+        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
+    }
+
+    /**
+     * The micro-kernel for a full MR × NR block of a segment C: as {@link #kernel}, then
+     * C (=|+=) result (+ bias[j0..] when bias is not null), straight from the registers.
+     */
+    static void kernelToSegment(float[] ap, int aBase, float[] bp, int bBase, int kc,
+                                MemorySegment c, long c0, int ldc, boolean acc,
+                                MemorySegment bias, int j0) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            int bo = bBase + k * NR, ao = aBase + k * MR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
+            FloatVector x = FloatVector.broadcast(S, ap[ao]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+        }
+        if (bias != null) {
+            FloatVector bv0 = FloatVector.fromMemorySegment(S, bias, (long) j0 * 4, NATIVE);
+            FloatVector bv1 = FloatVector.fromMemorySegment(S, bias, (long) (j0 + L) * 4, NATIVE);
+            c00 = c00.add(bv0); c01 = c01.add(bv1);
+            c10 = c10.add(bv0); c11 = c11.add(bv1);
+            c20 = c20.add(bv0); c21 = c21.add(bv1);
+            c30 = c30.add(bv0); c31 = c31.add(bv1);
+        }
+        long r = c0 * 4, step = (long) ldc * 4, h = (long) L * 4;
+        store(c, r, c00, acc); store(c, r + h, c01, acc); r += step;
+        store(c, r, c10, acc); store(c, r + h, c11, acc); r += step;
+        store(c, r, c20, acc); store(c, r + h, c21, acc); r += step;
+        store(c, r, c30, acc); store(c, r + h, c31, acc);
+    }
+
+    private static void store(MemorySegment c, long byteOff, FloatVector v, boolean acc) {
+        if (acc) v = v.add(FloatVector.fromMemorySegment(S, c, byteOff, NATIVE));
+        v.intoMemorySegment(c, byteOff, NATIVE);
+    }
+
+    /** Merges the top-left mr × nr of tile into C (=|+=), adding bias[j0 + j] when given. */
+    static void mergeTile(float[] tile, int mr, int nr, MemorySegment cSeg, float[] cArr,
+                          long c0, int ldc, boolean acc, MemorySegment bias, int j0) {
+        for (int r = 0; r < mr; r++) {
+            long row = c0 + (long) r * ldc;
+            int t = r * NR;
+            if (cArr != null) {
+                int base = (int) row;
+                if (nr == NR && bias == null) {
+                    for (int h = 0; h < NR; h += L) {
+                        FloatVector v = FloatVector.fromArray(S, tile, t + h);
+                        if (acc) v = v.add(FloatVector.fromArray(S, cArr, base + h));
+                        v.intoArray(cArr, base + h);
+                    }
+                } else {
+                    for (int j = 0; j < nr; j++) {
+                        float v = tile[t + j];
+                        if (bias != null) v += bias.getAtIndex(F32, j0 + j);
+                        cArr[base + j] = acc ? cArr[base + j] + v : v;
+                    }
+                }
+            } else {
+                for (int j = 0; j < nr; j++) {
+                    float v = tile[t + j];
+                    if (bias != null) v += bias.getAtIndex(F32, j0 + j);
+                    long idx = row + j;
+                    cSeg.setAtIndex(F32, idx, acc ? cSeg.getAtIndex(F32, idx) + v : v);
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,158 @@
+package io.pref4j.cli;
+
+import io.pref4j.UserInputException;
+import io.pref4j.experiment.SyntheticCorpus;
+import io.pref4j.io.HfCheckpoint;
+import io.pref4j.io.Jsonl;
+import io.pref4j.kernel.Backends;
+import io.pref4j.kernel.Kernels;
+import io.pref4j.model.Gpt;
+import io.pref4j.model.GptConfig;
+import io.pref4j.sample.Generator;
+import io.pref4j.text.ByteTokenizer;
+import io.pref4j.train.AdamW;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * The main job until the preference-tuning engine lands: pretrains a tiny GPT (byte
+ * tokenizer) on the synthetic list corpus with AdamW, then samples from it with the KV
+ * cache. Writes metrics.jsonl, samples.jsonl and the model (HF GPT-2 layout) under --out.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Train a tiny GPT on a synthetic corpus, then sample from it (a few minutes on 2 CPU cores).")
+public final class DemoCommand implements Callable<Integer> {
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")
+    int threads;
+
+    @Option(names = "--steps", defaultValue = "400", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--batch", defaultValue = "16", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--lr", defaultValue = "0.003", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    float lr;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed for data, initialisation and sampling.")
+    long seed;
+
+    @Option(names = "--out", defaultValue = "runs/demo", description = "Output folder (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    static final int MAX_T = 96;
+
+    @Override
+    public Integer call() throws IOException {
+        if (steps < 1) throw new UserInputException("--steps must be >= 1, got " + steps);
+        if (batch < 1) throw new UserInputException("--batch must be >= 1, got " + batch);
+        if (!(lr > 0)) throw new UserInputException("--lr must be > 0, got " + lr);
+        Files.createDirectories(out);
+        ByteTokenizer tok = ByteTokenizer.INSTANCE;
+        List<SyntheticCorpus.Doc> docs = SyntheticCorpus.generate(8192, seed);
+        GptConfig cfg = new GptConfig(MAX_T, tok.vocabSize(), 2, 4, 64);
+        System.out.printf(Locale.ROOT, "demo: tiny GPT (%d layers, d %d, %d heads, vocab %d, %,d parameters) on %d synthetic documents%n",
+                cfg.numLayers(), cfg.channels(), cfg.numHeads(), cfg.vocabSize(), cfg.numParameters(), docs.size());
+        try (Kernels k = Backends.open(device, threads, s -> System.out.println("demo: " + s))) {
+            Gpt model = new Gpt(k, cfg, Math.max(batch, 8), MAX_T);
+            model.initRandom(seed);
+            AdamW opt = new AdamW(k, model.layout(), model.params(), model.grads(), 0.01f);
+            int B = batch, T = MAX_T;
+            int[] toks = new int[B * T], lens = new int[B], targets = new int[B * T];
+            float[] dlogp = new float[B * T];
+            int cursor = 0;
+            long start = System.nanoTime(), tokensSeen = 0;
+            try (BufferedWriter metrics = Files.newBufferedWriter(out.resolve("metrics.jsonl"))) {
+                for (int step = 0; step < steps; step++) {
+                    // a batch of whole documents, each followed by end-of-text, right-padded
+                    java.util.Arrays.fill(toks, 0);
+                    java.util.Arrays.fill(targets, -1);
+                    java.util.Arrays.fill(dlogp, 0f);
+                    int count = 0;
+                    for (int b = 0; b < B; b++) {
+                        int[] ids = tok.encode(docs.get(cursor++ % docs.size()).text());
+                        int n = Math.min(ids.length + 1, T);
+                        System.arraycopy(ids, 0, toks, b * T, n - 1);
+                        toks[b * T + n - 1] = tok.eosId();
+                        lens[b] = n;
+                        for (int t = 0; t < n - 1; t++) {
+                            targets[b * T + t] = toks[b * T + t + 1];
+                            count++;
+                        }
+                    }
+                    model.forward(toks, lens, targets, B, T);
+                    float[] lp = model.tokenLogp();
+                    double sum = 0;
+                    for (int i = 0; i < lp.length; i++) if (targets[i] >= 0) sum += lp[i];
+                    double loss = -sum / count;
+                    if (!Double.isFinite(loss)) throw new IllegalStateException("loss became " + loss + " at step " + step);
+                    for (int i = 0; i < dlogp.length; i++) if (targets[i] >= 0) dlogp[i] = (float) (-1.0 / count);
+                    model.zeroGrad();
+                    model.backward(dlogp);
+                    double norm = opt.clipGradNorm(1.0);
+                    float rate = AdamW.cosineLr(step, 20, steps, lr, 0.1f);
+                    opt.step(rate);
+                    tokensSeen += count;
+                    double secs = (System.nanoTime() - start) / 1e9;
+                    metrics.write(String.format(Locale.ROOT,
+                            "{\"step\":%d,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.4f,\"tokens_per_s\":%.1f,\"elapsed_s\":%.3f}%n",
+                            step, loss, rate, norm, tokensSeen / secs, secs));
+                    if (step % 25 == 0 || step == steps - 1) {
+                        System.out.printf(Locale.ROOT, "step %4d/%d  loss %.4f  lr %.2e  %,.0f tok/s  %.1fs%n",
+                                step, steps, loss, rate, tokensSeen / secs, secs);
+                    }
+                }
+            }
+
+            // sample two continuations per prompt with the KV cache
+            List<String> prompts = new ArrayList<>();
+            for (String p : SyntheticCorpus.prompts()) { prompts.add(p); prompts.add(p); }
+            int[][] pids = new int[prompts.size()][];
+            for (int i = 0; i < pids.length; i++) pids[i] = tok.encode(prompts.get(i));
+            Generator gen = new Generator(model);
+            Generator.Sample[] samples = gen.generate(pids,
+                    new Generator.Options(60, 0.8f, 0, 0.95f, tok.eosId(), seed));
+            int wellFormed = 0;
+            try (BufferedWriter sw = Files.newBufferedWriter(out.resolve("samples.jsonl"))) {
+                System.out.println("samples (temperature 0.8, top-p 0.95):");
+                for (int i = 0; i < samples.length; i++) {
+                    int[] t = samples[i].tokens();
+                    int n = samples[i].endedWithEos() ? t.length - 1 : t.length;
+                    String text = tok.decode(java.util.Arrays.copyOf(t, n));
+                    boolean ok = samples[i].endedWithEos() && isWellFormed(prompts.get(i), text);
+                    if (ok) wellFormed++;
+                    System.out.printf("  %s%s%s%n", prompts.get(i), text, ok ? "" : "   (malformed)");
+                    sw.write(Jsonl.toLine(java.util.Map.of("prompt", prompts.get(i), "response", text)) + "\n");
+                }
+            }
+            System.out.printf(Locale.ROOT, "well-formed samples: %d/%d%n", wellFormed, samples.length);
+            HfCheckpoint.save(model, out.resolve("model"), tok.name());
+            System.out.println("wrote " + out.resolve("metrics.jsonl") + ", " + out.resolve("samples.jsonl") + ", " + out.resolve("model"));
+        }
+        return 0;
+    }
+
+    /** A response is well formed when it lists items of the prompt's category and ends with a period. */
+    static boolean isWellFormed(String prompt, String response) {
+        if (!response.endsWith(".") || !response.startsWith(" ")) return false;
+        String category = prompt.substring("list ".length(), prompt.length() - 1);
+        java.util.Set<String> allowed = SyntheticCorpus.itemsOf(category);
+        String body = response.substring(0, response.length() - 1).strip();
+        if (body.isEmpty()) return false;
+        for (String w : body.split(" ")) if (!allowed.contains(w)) return false;
+        return true;
+    }
+}
