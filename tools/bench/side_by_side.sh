@@ -7,7 +7,8 @@
 # Usage: tools/bench/side_by_side.sh [--threads N] [--vocab V] [--warmup W] [--runs R]
 # Environment:
 #   PYTHON          python with torch (default /usr/bin/python3)
-#   TORCH_BLAS_DIR  a directory holding an optimised libblas.so.3 for PyTorch to load
+#   TORCH_BLAS_DIR  a directory holding an optimised libblas.so.3 for PyTorch to load, e.g.
+#                   one unpacked from libopenblas0-openmp (apt-get download; dpkg-deb -x)
 #                   (default: the first of /usr/lib/x86_64-linux-gnu/openblas-{openmp,pthread}
 #                   that exists; Debian's python3-torch otherwise uses whatever libblas.so.3
 #                   the system selected, possibly the slow netlib reference)
@@ -53,8 +54,14 @@ for line in open(sys.argv[1]):
     if line.startswith("RESULT "):
         rows.append(dict(kv.split("=", 1) for kv in line.split()[1:]))
 base = next((r for r in rows if r["impl"] == "pref4j"), None)
-print(f'{"impl":<16}{"threads":>8}{"ms/step":>12}{"tokens/s":>12}{"pref4j speed-up":>18}')
+print(f'{"impl":<16}{"threads":>8}{"median ms":>11}{"min ms":>9}{"tokens/s":>10}   pref4j speed-up (median, min)')
 for r in rows:
-    ratio = float(r["ms"]) / float(base["ms"]) if base else float("nan")
-    print(f'{r["impl"]:<16}{r["threads"]:>8}{float(r["ms"]):>12.1f}{float(r["tokens_per_s"]):>12.0f}{ratio:>17.2f}x')
+    med, lo = float(r["ms"]), float(r.get("min_ms", r["ms"]))
+    if base:
+        s1 = med / float(base["ms"])
+        s2 = lo / float(base.get("min_ms", base["ms"]))
+        sp = f"{s1:.2f}x, {s2:.2f}x"
+    else:
+        sp = "-"
+    print(f'{r["impl"]:<16}{r["threads"]:>8}{med:>11.1f}{lo:>9.1f}{float(r["tokens_per_s"]):>10.0f}   {sp}')
 PY

@@ -100,6 +100,9 @@ def main():
     ap.add_argument("--sdpa", action="store_true", help="use F.scaled_dot_product_attention")
     a = ap.parse_args()
 
+    if a.sdpa and not hasattr(F, "scaled_dot_product_attention"):
+        print(f"SKIP pytorch {torch.__version__} has no F.scaled_dot_product_attention (PyTorch >= 2.0)")
+        return
     torch.set_num_threads(a.threads)
     torch.manual_seed(1234)
     blas = blas_library()
@@ -133,7 +136,7 @@ def main():
     print(f"pytorch {torch.__version__} cpu ({a.threads} threads{', sdpa' if a.sdpa else ''}): "
           f"GPT L{a.layers} d{a.channels} h{a.heads} V{a.vocab}, B{a.batch} T{a.seq}: {med:.1f} ms/step "
           f"(median of {a.runs}, min {min(times):.1f}), {tps:.0f} tokens/s, loss {loss:.4f}")
-    print(f"RESULT impl=pytorch{'-sdpa' if a.sdpa else ''} threads={a.threads} ms={med:.3f} "
+    print(f"RESULT impl=pytorch{'-sdpa' if a.sdpa else ''} threads={a.threads} ms={med:.3f} min_ms={min(times):.3f} "
           f"tokens_per_s={tps:.1f} loss={loss:.6f}")
 
 

@@ -50,7 +50,7 @@ public final class GptStepMain {
             double tps = s.tokensPerStep() / (med * 1e-3);
             System.out.printf("pref4j %s: GPT L%d d%d h%d V%d, B%d T%d: %.1f ms/step (median of %d, min %.1f), %.0f tokens/s, loss %.4f%n",
                     s.k.name(), layers, channels, heads, vocab, batch, seq, med, runs, ms[0], tps, loss);
-            System.out.printf("RESULT impl=pref4j threads=%d ms=%.3f tokens_per_s=%.1f loss=%.6f%n", threads, med, tps, loss);
+            System.out.printf("RESULT impl=pref4j threads=%d ms=%.3f min_ms=%.3f tokens_per_s=%.1f loss=%.6f%n", threads, med, ms[0], tps, loss);
         }
     }
 
