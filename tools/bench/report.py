@@ -36,7 +36,7 @@ def main(argv):
         params = dict(r.get("params") or {})
         sec = r.get("secondaryMetrics") or {}
         metric, unit = None, ""
-        for name, u in (("gflop", "GFLOP/s"), ("gbyte", "GB/s")):
+        for name, u in (("gflop", "GFLOP/s"), ("gbyte", "GB/s"), ("tokens", "tokens/s")):
             if name in sec:
                 metric, unit = sec[name]["score"], u
         recs.append(dict(cls=cls, method=method, params=params, threads=r.get("threads", 1),
