@@ -1,2 +1,0 @@
-package io.pref4j.bench;
-final class Placeholder {}
