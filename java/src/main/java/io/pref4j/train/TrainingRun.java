@@ -66,21 +66,22 @@ public final class TrainingRun {
     public static Result run(TrainConfig cfg, Kernels k, Tokenizer tok, Gpt policy, Gpt ref,
                              List<Engine.Prompt> prompts, List<Engine.OfflinePair> offline,
                              Path out, Checkpoint resume, PrintStream log) throws IOException {
-        return run(cfg, k, tok, policy, ref, prompts, offline, out, resume, log, null);
+        return run(cfg, k, tok, policy, ref, prompts, offline, out, resume, log, null, null);
     }
 
     /**
      * As {@link #run(TrainConfig, Kernels, Tokenizer, Gpt, Gpt, List, List, Path, Checkpoint, PrintStream)};
      * stops right after an iteration (and its checkpoint) for which continueAfter answers
      * false, without a final checkpoint or outputs, as if the process had been killed there
-     * (tests use it to check that resuming continues exactly).
+     * (tests use it to check that resuming continues exactly). rewardSource, when not null,
+     * replaces the config's reward section (any Java {@code RewardFunction} as a source).
      */
     public static Result run(TrainConfig cfg, Kernels k, Tokenizer tok, Gpt policy, Gpt ref,
                              List<Engine.Prompt> prompts, List<Engine.OfflinePair> offline,
                              Path out, Checkpoint resume, PrintStream log,
-                             java.util.function.IntPredicate continueAfter) throws IOException {
+                             java.util.function.IntPredicate continueAfter, RewardSource rewardSource) throws IOException {
         Files.createDirectories(out);
-        RewardConfig rc = resolveReward(cfg, tok, ref, prompts, log);
+        RewardConfig rc = rewardSource != null ? null : resolveReward(cfg, tok, ref, prompts, log);
         Loss loss = Losses.create(cfg.loss());
         if (loss instanceof PpoLoss && !policy.hasHead())
             throw new IllegalArgumentException("PPO needs a policy with a value head");
@@ -92,7 +93,7 @@ public final class TrainingRun {
             throw new UserInputException("online training needs prompts: set data.prompts (or data.preferences)");
         Files.writeString(out.resolve("config.json"), Configs.toJson(cfg) + "\n");
 
-        try (RewardSource reward = RewardSources.create(rc, k, tok)) {
+        try (RewardSource reward = rewardSource != null ? rewardSource : RewardSources.create(rc, k, tok)) {
             Engine engine = new Engine(cfg, k, tok, policy, ref, reward, loss, prompts, offline);
             Checkpoints ckpts = new Checkpoints(out.resolve("checkpoints"), cfg.checkpoint().keep());
             MetricsLog metrics;
