@@ -11,6 +11,9 @@ import io.pref4j.model.GptConfig;
 import io.pref4j.sample.Generator;
 import io.pref4j.text.ByteTokenizer;
 import io.pref4j.train.AdamW;
+import io.pref4j.train.Engine;
+import io.pref4j.train.TrainingRun;
+import io.pref4j.config.TrainConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -24,12 +27,16 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
- * The main job until the preference-tuning engine lands: pretrains a tiny GPT (byte
- * tokenizer) on the synthetic list corpus with AdamW, then samples from it with the KV
- * cache. Writes metrics.jsonl, samples.jsonl and the model (HF GPT-2 layout) under --out.
+ * The main job: pretrains a tiny GPT (byte tokenizer) on the synthetic list corpus
+ * ("list fruits:" → " apple plum fig."), then runs OPTune — online wdpo regenerating only
+ * the lowest-reward half of the prompts each iteration — on the min_length reward (shorter
+ * lists are better), printing the reward as it climbs. Writes OUT/metrics.jsonl,
+ * OUT/reward.png, OUT/samples.jsonl, OUT/checkpoints/ and OUT/config.json for the
+ * preference run, and OUT/pretrain/ (metrics, samples, the base model).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Train a tiny GPT on a synthetic corpus, then sample from it (a few minutes on 2 CPU cores).")
+        description = {"The main job: pretrain a tiny GPT on a synthetic corpus, then tune it online with OPTune",
+                "(wdpo) on a length reward, printing the reward as it climbs (a few minutes on 2 CPU cores)."})
 public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
@@ -38,7 +45,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")
     int threads;
 
-    @Option(names = "--steps", defaultValue = "400", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "800", description = "Pretraining steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--batch", defaultValue = "16", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
@@ -46,6 +53,9 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--lr", defaultValue = "0.003", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
     float lr;
+
+    @Option(names = "--iterations", defaultValue = "30", description = "OPTune iterations (default: ${DEFAULT-VALUE}).")
+    int iterations;
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed for data, initialisation and sampling.")
     long seed;
@@ -60,7 +70,8 @@ public final class DemoCommand implements Callable<Integer> {
         if (steps < 1) throw new UserInputException("--steps must be >= 1, got " + steps);
         if (batch < 1) throw new UserInputException("--batch must be >= 1, got " + batch);
         if (!(lr > 0)) throw new UserInputException("--lr must be > 0, got " + lr);
-        Files.createDirectories(out);
+        Path pre = out.resolve("pretrain");
+        Files.createDirectories(pre);
         ByteTokenizer tok = ByteTokenizer.INSTANCE;
         List<SyntheticCorpus.Doc> docs = SyntheticCorpus.generate(8192, seed);
         GptConfig cfg = new GptConfig(MAX_T, tok.vocabSize(), 2, 4, 64);
@@ -75,7 +86,7 @@ public final class DemoCommand implements Callable<Integer> {
             float[] dlogp = new float[B * T];
             int cursor = 0;
             long start = System.nanoTime(), tokensSeen = 0;
-            try (BufferedWriter metrics = Files.newBufferedWriter(out.resolve("metrics.jsonl"))) {
+            try (BufferedWriter metrics = Files.newBufferedWriter(pre.resolve("metrics.jsonl"))) {
                 for (int step = 0; step < steps; step++) {
                     // a batch of whole documents, each followed by end-of-text, right-padded
                     java.util.Arrays.fill(toks, 0);
@@ -126,7 +137,7 @@ public final class DemoCommand implements Callable<Integer> {
             Generator.Sample[] samples = gen.generate(pids,
                     new Generator.Options(60, 0.8f, 0, 0.95f, tok.eosId(), seed));
             int wellFormed = 0;
-            try (BufferedWriter sw = Files.newBufferedWriter(out.resolve("samples.jsonl"))) {
+            try (BufferedWriter sw = Files.newBufferedWriter(pre.resolve("samples.jsonl"))) {
                 System.out.println("samples (temperature 0.8, top-p 0.95):");
                 for (int i = 0; i < samples.length; i++) {
                     int[] t = samples[i].tokens();
@@ -139,8 +150,27 @@ public final class DemoCommand implements Callable<Integer> {
                 }
             }
             System.out.printf(Locale.ROOT, "well-formed samples: %d/%d%n", wellFormed, samples.length);
-            HfCheckpoint.save(model, out.resolve("model"), tok.name());
-            System.out.println("wrote " + out.resolve("metrics.jsonl") + ", " + out.resolve("samples.jsonl") + ", " + out.resolve("model"));
+            Path base = pre.resolve("model");
+            HfCheckpoint.save(model, base, tok.name());
+
+            // OPTune on the length reward, starting from (and referenced to) the pretrained model
+            List<Engine.Prompt> pool = new ArrayList<>();
+            for (int i = 0; i < 64; i++) {
+                String p = SyntheticCorpus.prompts().get(i % SyntheticCorpus.prompts().size());
+                pool.add(new Engine.Prompt(p, tok.encode(p)));
+            }
+            TrainConfig tc = TrainConfig.load(null, List.of("run.name=demo", "run.out=" + out, "run.seed=" + seed,
+                    "model.init=" + base, "loop.iterations=" + iterations, "loop.prompt_batch=16", "loop.responses_per_prompt=4",
+                    "loop.minibatch=16", "loop.reuse=1", "optim.lr=3e-4", "optim.warmup=2", "optim.weight_decay=0",
+                    "sampling.max_new_tokens=48", "optune.enabled=true", "optune.rho=0.5", "optune.selection=lowest",
+                    "loss.type=wdpo", "loss.beta=0.1", "reward.type=min_length", "checkpoint.every=10"));
+            System.out.printf(Locale.ROOT, "OPTune: online wdpo on min_length (reward = -response tokens), %d iterations of %d prompts x %d responses, regenerating the lowest %.0f%%%n",
+                    iterations, tc.loop().promptBatch(), tc.loop().responsesPerPrompt(), 100 * tc.optune().rho());
+            int rows = Math.max(2 * tc.loop().minibatch(), tc.loop().promptBatch() * tc.loop().responsesPerPrompt());
+            Gpt policy = HfCheckpoint.load(k, base, rows, MAX_T), ref = HfCheckpoint.load(k, base, rows, MAX_T);
+            TrainingRun.Result r = TrainingRun.run(tc, k, tok, policy, ref, pool, List.of(), out, null, System.out);
+            System.out.printf(Locale.ROOT, "reward: %.2f after %d iterations (%d steps); wrote %s/metrics.jsonl, reward.png, samples.jsonl, checkpoints/%n",
+                    r.lastReward(), r.iterations(), r.steps(), out);
         }
         return 0;
     }

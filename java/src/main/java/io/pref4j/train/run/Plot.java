@@ -47,7 +47,7 @@ public final class Plot {
 
         /** 900×700, reward (and gold/eval reward when logged) over loss. */
         public static Options defaults(String title) {
-            return new Options(900, 700, title, List.of("reward", "gold_reward", "eval_reward"), List.of("loss"));
+            return new Options(900, 700, title, List.of("reward", "reward_mean", "gold_reward", "eval_reward"), List.of("loss"));
         }
     }
 
