@@ -1,0 +1,122 @@
+package io.pref4j.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pref4j.io.HfCheckpoint;
+import io.pref4j.kernel.cpu.CpuKernels;
+import io.pref4j.model.Gpt;
+import io.pref4j.model.GptConfig;
+import io.pref4j.reward.RewardModelTrainer;
+import io.pref4j.text.ByteTokenizer;
+import io.pref4j.train.run.MetricsLog;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** pref4j train end to end: every shipped config in configs/ runs, resume works, bad config is exit 2. */
+class TrainCommandTest {
+
+    @TempDir
+    static Path dir;
+    static Path model, rm;
+    static final Path REPO = Path.of("..").toAbsolutePath().normalize();
+
+    record Result(int status, String out, String err) {}
+
+    static Result run(List<String> args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        java.io.PrintStream oldOut = System.out;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(captured, true));
+        try {
+            int status = Main.run(args.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err));
+            return new Result(status, captured + out.toString(), err.toString());
+        } finally {
+            System.setOut(oldOut);
+        }
+    }
+
+    @BeforeAll
+    static void tinyModels() throws Exception {
+        model = dir.resolve("base");
+        try (CpuKernels k = new CpuKernels(1)) {
+            Gpt m = new Gpt(k, new GptConfig(64, ByteTokenizer.VOCAB_SIZE, 1, 2, 16), 1, 64);
+            m.initRandom(2);
+            HfCheckpoint.save(m, model, "byte");
+            rm = dir.resolve("rm");
+            Gpt withHead = m.withHead(1, 64, 3, 0.02);
+            HfCheckpoint.save(withHead, rm, "byte");
+        }
+    }
+
+    static List<String> quick(Path config, Path out) {
+        return new ArrayList<>(List.of("train", "--config", config.toString(),
+                "--set", "model.init=" + model, "--set", "run.out=" + out, "--set", "run.device=cpu",
+                "--set", "data.prompts=" + REPO.resolve("data/prompts.jsonl"),
+                "--set", "data.preferences=" + REPO.resolve("data/pairs.jsonl"),
+                "--set", "loop.iterations=2", "--set", "loop.prompt_batch=4", "--set", "loop.minibatch=4",
+                "--set", "sampling.max_new_tokens=6", "--set", "log.progress=never"));
+    }
+
+    @Test
+    void everyShippedConfigRuns() throws Exception {
+        List<Path> configs;
+        try (Stream<Path> s = Files.list(REPO.resolve("configs"))) {
+            configs = s.filter(p -> p.toString().endsWith(".json")).sorted().toList();
+        }
+        assertTrue(configs.size() >= 8, "configs/ holds the trainers: " + configs);
+        for (Path c : configs) {
+            String name = c.getFileName().toString().replace(".json", "");
+            if (name.equals("external-reward") && !Files.isExecutable(Path.of("/usr/bin/python3"))) continue;
+            Path out = dir.resolve("run-" + name);
+            List<String> args = quick(c, out);
+            if (name.equals("learned-reward")) args.addAll(List.of("--set", "reward.model=" + rm));
+            if (name.equals("external-reward"))
+                args.addAll(List.of("--set", "reward.command=[\"/usr/bin/python3\",\"" + REPO.resolve("tools/reward_length.py") + "\"]"));
+            Result r = run(args);
+            assertEquals(0, r.status(), name + ": " + r.err() + r.out());
+            List<ObjectNode> m = MetricsLog.read(out.resolve("metrics.jsonl"));
+            assertFalse(m.isEmpty(), name);
+            for (ObjectNode line : m) assertTrue(Double.isFinite(line.get("loss").asDouble()), name + ": " + line);
+            assertTrue(Files.exists(out.resolve("reward.png")) && Files.exists(out.resolve("config.json")), name);
+            assertTrue(Files.exists(out.resolve("checkpoints").resolve("latest")), name);
+        }
+    }
+
+    @Test
+    void resumeContinuesTheRun() throws Exception {
+        Path out = dir.resolve("resume");
+        List<String> args = quick(REPO.resolve("configs/optune.json"), out);
+        args.addAll(List.of("--set", "checkpoint.every=1"));
+        assertEquals(0, run(args).status());
+        Result r = run(List.of("train", "--resume", out.toString(), "--set", "loop.iterations=3"));
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("resumed from") && r.out().contains("(iteration 2,"), r.out());
+        assertTrue(r.out().contains("done: 3 iterations"), r.out());
+        assertTrue(Files.exists(out.resolve("checkpoints").resolve("ckpt-" + String.format("%06d", 0)).getParent()), "checkpoints kept");
+    }
+
+    @Test
+    void badConfigIsOneLineAndExit2() throws Exception {
+        Path bad = dir.resolve("bad.json");
+        Files.writeString(bad, "{\"loop\": {\"resue\": 2}}");
+        Result r = run(List.of("train", "--config", bad.toString()));
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("loop.resue") && r.err().contains("loop.reuse"), r.err());
+        r = run(List.of("train", "--config", bad.toString().replace("bad", "missing")));
+        assertEquals(2, r.status(), r.err());
+        r = run(List.of("train", "--set", "model.init=" + model, "--set", "loss.type=dpoo"));
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("did you mean dpo"), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace");
+    }
+}
