@@ -5,8 +5,6 @@ import io.pref4j.config.Configs;
 import io.pref4j.config.LoopSection;
 import io.pref4j.config.TrainConfig;
 import io.pref4j.io.HfCheckpoint;
-import io.pref4j.io.Jsonl;
-import io.pref4j.io.JsonlLine;
 import io.pref4j.kernel.Backends;
 import io.pref4j.kernel.Kernels;
 import io.pref4j.loss.LossConfig;
@@ -14,6 +12,7 @@ import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.text.Tokenizer;
 import io.pref4j.train.Engine;
+import io.pref4j.train.TrainingData;
 import io.pref4j.train.TrainingRun;
 import io.pref4j.train.run.Checkpoint;
 import io.pref4j.train.run.Checkpoints;
@@ -21,7 +20,6 @@ import io.pref4j.train.run.NonFiniteException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -71,8 +69,8 @@ public final class TrainCommand implements Callable<Integer> {
         Tokenizer tok = HfCheckpoint.tokenizerFor(dir, gc, cfg.model().tokenizer().name().toLowerCase(Locale.ROOT));
         var d = cfg.data();
         List<Engine.OfflinePair> offline = d.preferences() == null ? List.of()
-                : pairs(Path.of(d.preferences()), tok, d.promptField(), d.chosenField(), d.rejectedField());
-        List<Engine.Prompt> prompts = d.prompts() != null ? prompts(Path.of(d.prompts()), tok, d.promptField())
+                : TrainingData.pairs(Path.of(d.preferences()), tok, d.promptField(), d.chosenField(), d.rejectedField());
+        List<Engine.Prompt> prompts = d.prompts() != null ? TrainingData.prompts(Path.of(d.prompts()), tok, d.promptField())
                 : offline.stream().map(Engine.OfflinePair::prompt).toList();
         if (cfg.loop().mode() == LoopSection.Mode.OFFLINE && offline.isEmpty())
             throw new UserInputException("loop.mode = offline needs data.preferences");
@@ -102,48 +100,5 @@ public final class TrainCommand implements Callable<Integer> {
             System.err.println("pref4j: stopped: " + e.getMessage());
             return NonFiniteException.EXIT_STATUS;
         }
-    }
-
-    /** The prompt pool: each line's prompt field (or prompt_ids). */
-    static List<Engine.Prompt> prompts(Path file, Tokenizer tok, String field) {
-        if (!Files.isRegularFile(file)) throw new UserInputException(file + ": no such file (data.prompts)");
-        List<Engine.Prompt> out = new ArrayList<>();
-        for (JsonlLine l : Jsonl.readLines(file)) out.add(prompt(l, tok, field));
-        if (out.isEmpty()) throw new UserInputException(file + ": no prompts");
-        return out;
-    }
-
-    private static Engine.Prompt prompt(JsonlLine l, Tokenizer tok, String field) {
-        if (l.has(field + "_ids")) {
-            int[] ids = l.requireIds(field + "_ids", "\"" + field + "_ids\": an array of token ids", tok);
-            return new Engine.Prompt(tok.decode(ids), ids);
-        }
-        String text = l.requireText(field, "\"" + field + "\": a string");
-        return new Engine.Prompt(text, tok.encode(text));
-    }
-
-    /** Preference pairs with the configured field names (text, or *_ids arrays). */
-    static List<Engine.OfflinePair> pairs(Path file, Tokenizer tok, String pf, String cf, String rf) {
-        if (!Files.isRegularFile(file)) throw new UserInputException(file + ": no such file (data.preferences)");
-        List<Engine.OfflinePair> out = new ArrayList<>();
-        for (JsonlLine l : Jsonl.readLines(file)) {
-            Engine.Prompt p = prompt(l, tok, pf);
-            int[] c, r;
-            String ct, rt;
-            if (l.has(cf + "_ids")) {
-                c = l.requireIds(cf + "_ids", "\"" + cf + "_ids\": an array of token ids", tok);
-                r = l.requireIds(rf + "_ids", "\"" + rf + "_ids\": an array of token ids", tok);
-                ct = tok.decode(c);
-                rt = tok.decode(r);
-            } else {
-                ct = l.requireText(cf, "\"" + cf + "\" and \"" + rf + "\" strings beside \"" + pf + "\"");
-                rt = l.requireText(rf, "\"" + cf + "\" and \"" + rf + "\" strings beside \"" + pf + "\"");
-                c = tok.encode(ct);
-                r = tok.encode(rt);
-            }
-            out.add(new Engine.OfflinePair(p, ct, c, rt, r));
-        }
-        if (out.isEmpty()) throw new UserInputException(file + ": no preference pairs");
-        return out;
     }
 }

@@ -577,7 +577,8 @@ public final class Engine {
             SampleLoss sl = (SampleLoss) loss;
             k.writeInts(lengthsBuf, lens);
             k.writeInts(groupsBuf, grp);
-            res = sl.compute(k, new SampleBatch(seqLogp, seqRef, lengthsBuf, seqReward, groupsBuf, S, groupIds.size(), Double.NaN), seqDlogp);
+            res = sl.compute(k, new SampleBatch(seqLogp, seqRef, lengthsBuf, seqReward, groupsBuf, S, groupIds.size(),
+                    meanEntropy(B, T)), seqDlogp);
         }
         // per-sequence gradient → every response token of the row (the log-prob gather ignores the rest)
         k.rowBroadcast(tokDlogp, seqDlogp, B, T);
@@ -585,6 +586,20 @@ public final class Engine {
         k.read(tokDlogp, d);
         policy.backward(d);
         return res;
+    }
+
+    /** Mean per-token entropy of the policy over the packed batch's response tokens (the last forward's). */
+    private double meanEntropy(int B, int T) {
+        float[] h = policy.tokenEntropy();
+        double sum = 0;
+        int n = 0;
+        for (int i = 0; i < B * T; i++) {
+            if (packed.targets[i] >= 0) {
+                sum += h[i];
+                n++;
+            }
+        }
+        return n == 0 ? Double.NaN : sum / n;
     }
 
     private int[] promptIds(int prompt) {
@@ -675,7 +690,7 @@ public final class Engine {
         for (int r = 0; r < B; r++) tokensSinceStep += packed.lengths[r];
         policy.forward(packed.tokens(), packed.lengths(), packed.targets(), B, T);
         PpoBatch b = new PpoBatch(policy.tokenLogpBuffer(), ppoOldLogp, ppoRef, policy.headBuffer(), ppoOldValues,
-                ppoScores, ppoMask, ppoAdv, ppoRet, B, T, Double.NaN);
+                ppoScores, ppoMask, ppoAdv, ppoRet, B, T, meanEntropy(B, T));
         Map<String, Double> adv = ppo.advantages(k, b);
         LossResult res = ppo.compute(k, b, tokDlogp, tokDvalue);
         float[] dl = Arrays.copyOf(hostDTok, B * T), dv = Arrays.copyOf(hostDValue, B * T);

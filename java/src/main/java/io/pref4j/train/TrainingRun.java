@@ -95,6 +95,8 @@ public final class TrainingRun {
 
         try (RewardSource reward = rewardSource != null ? rewardSource : RewardSources.create(rc, k, tok)) {
             Engine engine = new Engine(cfg, k, tok, policy, ref, reward, loss, prompts, offline);
+            List<Engine.Prompt> evalPrompts = cfg.data().evalPrompts() != null
+                    ? TrainingData.prompts(Path.of(cfg.data().evalPrompts()), tok, cfg.data().promptField()) : prompts;
             Checkpoints ckpts = new Checkpoints(out.resolve("checkpoints"), cfg.checkpoint().keep());
             MetricsLog metrics;
             if (resume != null) {
@@ -125,7 +127,7 @@ public final class TrainingRun {
                         Map<String, Object> m = pending[0];
                         pending[0] = null;
                         int every = cfg.loop().evalEvery();
-                        if (every > 0 && (s.iteration() + 1) % every == 0) m.put("eval_reward", evaluate(engine, cfg, tok, reward, prompts));
+                        if (every > 0 && (s.iteration() + 1) % every == 0) m.put("eval_reward", evaluate(engine, cfg, tok, reward, evalPrompts));
                         logLine(metrics, m);
                     }
                     progress.println(String.format(Locale.ROOT,
@@ -157,7 +159,7 @@ public final class TrainingRun {
             metrics.close();
             lastCkpt[0] = save(ckpts, engine, loss, cfg, tok);
             Plot.write(out.resolve("metrics.jsonl"), out.resolve("reward.png"));
-            writeSamples(engine, cfg, tok, reward, prompts, out.resolve("samples.jsonl"));
+            writeSamples(engine, cfg, tok, reward, evalPrompts, out.resolve("samples.jsonl"));
             return new Result(out, engine.iteration(), engine.step(), lastReward[0], lastCkpt[0]);
         }
     }
@@ -206,7 +208,7 @@ public final class TrainingRun {
         return rc.withMode(mode);
     }
 
-    /** Mean reward of one sample per evaluation prompt (the first 64 of the pool). */
+    /** Mean reward of one sample per evaluation prompt (data.eval_prompts, else the pool; the first 64). */
     static double evaluate(Engine engine, TrainConfig cfg, Tokenizer tok, RewardSource reward, List<Engine.Prompt> prompts) {
         List<Completion> done = sampleCompletions(engine, cfg, tok, prompts, 64);
         double[] r = reward.score(done);

@@ -1,0 +1,59 @@
+package io.pref4j.train;
+
+import io.pref4j.UserInputException;
+import io.pref4j.io.Jsonl;
+import io.pref4j.io.JsonlLine;
+import io.pref4j.text.Tokenizer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Reads the loop's data: prompt pools and preference pairs (text or token-id forms). */
+public final class TrainingData {
+    private TrainingData() {}
+
+    /** The prompt pool: each line's prompt field (or prompt_ids). */
+    public static List<Engine.Prompt> prompts(Path file, Tokenizer tok, String field) {
+        if (!Files.isRegularFile(file)) throw new UserInputException(file + ": no such file (data.prompts)");
+        List<Engine.Prompt> out = new ArrayList<>();
+        for (JsonlLine l : Jsonl.readLines(file)) out.add(prompt(l, tok, field));
+        if (out.isEmpty()) throw new UserInputException(file + ": no prompts");
+        return out;
+    }
+
+    private static Engine.Prompt prompt(JsonlLine l, Tokenizer tok, String field) {
+        if (l.has(field + "_ids")) {
+            int[] ids = l.requireIds(field + "_ids", "\"" + field + "_ids\": an array of token ids", tok);
+            return new Engine.Prompt(tok.decode(ids), ids);
+        }
+        String text = l.requireText(field, "\"" + field + "\": a string");
+        return new Engine.Prompt(text, tok.encode(text));
+    }
+
+    /** Preference pairs with the configured field names (text, or *_ids arrays). */
+    public static List<Engine.OfflinePair> pairs(Path file, Tokenizer tok, String pf, String cf, String rf) {
+        if (!Files.isRegularFile(file)) throw new UserInputException(file + ": no such file (data.preferences)");
+        List<Engine.OfflinePair> out = new ArrayList<>();
+        for (JsonlLine l : Jsonl.readLines(file)) {
+            Engine.Prompt p = prompt(l, tok, pf);
+            int[] c, r;
+            String ct, rt;
+            if (l.has(cf + "_ids")) {
+                c = l.requireIds(cf + "_ids", "\"" + cf + "_ids\": an array of token ids", tok);
+                r = l.requireIds(rf + "_ids", "\"" + rf + "_ids\": an array of token ids", tok);
+                ct = tok.decode(c);
+                rt = tok.decode(r);
+            } else {
+                ct = l.requireText(cf, "\"" + cf + "\" and \"" + rf + "\" strings beside \"" + pf + "\"");
+                rt = l.requireText(rf, "\"" + cf + "\" and \"" + rf + "\" strings beside \"" + pf + "\"");
+                c = tok.encode(ct);
+                r = tok.encode(rt);
+            }
+            out.add(new Engine.OfflinePair(p, ct, c, rt, r));
+        }
+        if (out.isEmpty()) throw new UserInputException(file + ": no preference pairs");
+        return out;
+    }
+}
