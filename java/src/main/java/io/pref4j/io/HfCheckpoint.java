@@ -14,7 +14,6 @@ import io.pref4j.text.Tokenizers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.List;
@@ -202,12 +201,7 @@ public final class HfCheckpoint {
             cfg.put("eos_token_id", 50256);
         }
         if (tokenizerName != null) cfg.put(TOKENIZER_KEY, tokenizerName);
-        Path tmp = Files.createTempFile(dir, ".config", ".tmp");
-        try {
-            Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(cfg) + "\n");
-            Files.move(tmp, dir.resolve(CONFIG), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.replace(dir.resolve(CONFIG),
+                (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(cfg) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 }

@@ -19,17 +19,14 @@ import java.io.Closeable;
 import java.io.Flushable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -408,38 +405,18 @@ public final class Jsonl {
      * one line per value.
      */
     public static void writeAll(Path file, Iterable<?> values) {
-        Path abs = file.toAbsolutePath();
-        Path dir = abs.getParent();
-        Path tmp = null;
         try {
-            Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
-                 BufferedWriter w = new BufferedWriter(new java.io.OutputStreamWriter(
-                         java.nio.channels.Channels.newOutputStream(ch), StandardCharsets.UTF_8))) {
+            AtomicFiles.replace(file, ch -> {
+                BufferedWriter w = new BufferedWriter(new java.io.OutputStreamWriter(
+                        java.nio.channels.Channels.newOutputStream(ch), StandardCharsets.UTF_8));
                 for (Object v : values) {
                     w.write(toLine(v));
                     w.write('\n');
                 }
                 w.flush();
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
+            });
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot write: " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            }
         }
     }
 

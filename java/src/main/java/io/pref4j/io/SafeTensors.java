@@ -17,12 +17,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -510,42 +506,20 @@ public final class SafeTensors implements AutoCloseable {
             }
         }
         byte[] header = header(sorted.values(), metadata);
-        Path abs = path.toAbsolutePath();
-        Path dir = abs.getParent();
-        Path tmp = null;
         try {
-            Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
+            AtomicFiles.replace(path, ch -> {
                 ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
                 len.putLong(0, header.length);
-                writeFully(ch, len);
-                writeFully(ch, ByteBuffer.wrap(header));
+                AtomicFiles.writeFully(ch, len);
+                AtomicFiles.writeFully(ch, ByteBuffer.wrap(header));
                 byte[] chunk = new byte[1 << 20];
                 MemorySegment chunkSeg = MemorySegment.ofArray(chunk);
                 for (Entry e : sorted.values()) {
                     writeData(ch, e, chunk, chunkSeg);
                 }
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-            fsyncDir(dir);
+            });
         } catch (IOException e) {
             throw new UncheckedIOException(path + ": cannot write safetensors file: " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            }
         }
     }
 
@@ -597,23 +571,11 @@ public final class SafeTensors implements AutoCloseable {
                     chunkSeg.set(I16_LE, 2L * i, floatToBf16(f));
                 }
             }
-            writeFully(ch, ByteBuffer.wrap(chunk, 0, count * bytesPer));
+            AtomicFiles.writeFully(ch, ByteBuffer.wrap(chunk, 0, count * bytesPer));
         }
     }
 
-    private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            ch.write(b);
-        }
-    }
 
-    private static void fsyncDir(Path dir) {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // not every platform can fsync a directory; the file itself is already synced
-        }
-    }
 
     @Override
     public String toString() {

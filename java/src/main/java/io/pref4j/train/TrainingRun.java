@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pref4j.UserInputException;
 import io.pref4j.config.Configs;
 import io.pref4j.config.TrainConfig;
+import io.pref4j.io.AtomicFiles;
 import io.pref4j.io.HfCheckpoint;
 import io.pref4j.io.Jsonl;
 import io.pref4j.io.SafeTensors;
@@ -91,7 +92,7 @@ public final class TrainingRun {
                     + sl.minGroupSize() + ", got " + cfg.loop().responsesPerPrompt());
         if (cfg.loop().mode() == io.pref4j.config.LoopSection.Mode.ONLINE && prompts.isEmpty())
             throw new UserInputException("online training needs prompts: set data.prompts (or data.preferences)");
-        Files.writeString(out.resolve("config.json"), Configs.toJson(cfg) + "\n");
+        AtomicFiles.replace(out.resolve("config.json"), (Configs.toJson(cfg) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
 
         try (RewardSource reward = rewardSource != null ? rewardSource : RewardSources.create(rc, k, tok)) {
             Engine engine = new Engine(cfg, k, tok, policy, ref, reward, loss, prompts, offline);

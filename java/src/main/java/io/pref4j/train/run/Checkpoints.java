@@ -1,5 +1,6 @@
 package io.pref4j.train.run;
 
+import io.pref4j.io.AtomicFiles;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -155,7 +156,7 @@ public final class Checkpoints {
             SafeTensors.write(tmp.resolve(MODEL), s.model().get());
             if (s.optimizer() != null) SafeTensors.write(tmp.resolve(OPTIMIZER), s.optimizer().get());
             if (s.config() != null) {
-                AtomicIo.writeSynced(tmp.resolve(CONFIG), JSON.writeValueAsString(s.config()).concat("\n")
+                AtomicFiles.writeSynced(tmp.resolve(CONFIG), JSON.writeValueAsString(s.config()).concat("\n")
                         .getBytes(StandardCharsets.UTF_8));
             }
             if (s.extra() != null) s.extra().write(tmp);
@@ -171,25 +172,25 @@ public final class Checkpoints {
                 if (!Files.isRegularFile(f)) {
                     throw new IOException(f + ": checkpoints hold plain files only");
                 }
-                AtomicIo.fsync(f);
+                AtomicFiles.fsync(f);
                 ObjectNode fi = files.putObject(fn);
                 fi.put("bytes", Files.size(f));
-                fi.put("crc32c", AtomicIo.crc32c(f));
+                fi.put("crc32c", AtomicFiles.crc32c(f));
             }
             root.set("state", s.state() == null ? JSON.createObjectNode() : s.state().deepCopy());
-            AtomicIo.writeSynced(tmp.resolve(STATE), JSON.writeValueAsBytes(root));
-            AtomicIo.fsyncDir(tmp);
+            AtomicFiles.writeSynced(tmp.resolve(STATE), JSON.writeValueAsBytes(root));
+            AtomicFiles.fsyncDir(tmp);
             // Commit: rename into place (moving an existing folder of the same step aside first).
             Path old = null;
             if (Files.exists(target)) {
                 old = dir.resolve(name + TMP + "old-" + Long.toHexString(NONCE.incrementAndGet()));
-                AtomicIo.move(target, old);
+                AtomicFiles.move(target, old);
             }
-            AtomicIo.move(tmp, target);
+            AtomicFiles.move(tmp, target);
             tmp = null;
-            AtomicIo.fsyncDir(dir);
-            AtomicIo.replace(dir.resolve(POINTER), (name + "\n").getBytes(StandardCharsets.UTF_8));
-            if (old != null) AtomicIo.deleteTree(old);
+            AtomicFiles.fsyncDir(dir);
+            AtomicFiles.replace(dir.resolve(POINTER), (name + "\n").getBytes(StandardCharsets.UTF_8));
+            if (old != null) AtomicFiles.deleteTree(old);
             prune(s.step());
             return new Checkpoint(target, s.step(), (ObjectNode) root.get("state"), s.config());
         } catch (IOException e) {
@@ -197,7 +198,7 @@ public final class Checkpoints {
         } finally {
             if (tmp != null) {
                 try {
-                    AtomicIo.deleteTree(tmp);
+                    AtomicFiles.deleteTree(tmp);
                 } catch (IOException ignored) {
                     // a leftover tmp folder is ignored by readers and removed by the next save
                 }
@@ -216,7 +217,7 @@ public final class Checkpoints {
 
     private void removeLeftovers() throws IOException {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "ckpt-*" + TMP + "*")) {
-            for (Path p : ds) AtomicIo.deleteTree(p);
+            for (Path p : ds) AtomicFiles.deleteTree(p);
         }
     }
 
@@ -229,8 +230,8 @@ public final class Checkpoints {
         for (Path p : doomed) {
             // Rename first, so the folder vanishes from scans atomically, then delete.
             Path gone = dir.resolve(p.getFileName() + TMP + "del-" + Long.toHexString(NONCE.incrementAndGet()));
-            AtomicIo.move(p, gone);
-            AtomicIo.deleteTree(gone);
+            AtomicFiles.move(p, gone);
+            AtomicFiles.deleteTree(gone);
         }
     }
 
@@ -384,8 +385,8 @@ public final class Checkpoints {
                 throw new UserInputException(f + ": " + size + " bytes, expected " + expected
                         + "; the file is truncated or was changed");
             }
-            if (crc && !AtomicIo.crc32c(f).equals(info.get("crc32c").textValue())) {
-                throw new UserInputException(f + ": checksum mismatch (CRC-32C " + AtomicIo.crc32c(f)
+            if (crc && !AtomicFiles.crc32c(f).equals(info.get("crc32c").textValue())) {
+                throw new UserInputException(f + ": checksum mismatch (CRC-32C " + AtomicFiles.crc32c(f)
                         + ", expected " + info.get("crc32c").textValue() + "); the file is damaged");
             }
         } catch (NoSuchFileException e) {

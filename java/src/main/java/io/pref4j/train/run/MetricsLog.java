@@ -1,5 +1,7 @@
 package io.pref4j.train.run;
 
+import io.pref4j.io.AtomicFiles;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -76,7 +78,7 @@ public final class MetricsLog implements Closeable {
         try {
             ByteArrayOutputStream buf = new ByteArrayOutputStream();
             for (String s : kept) buf.writeBytes((s + "\n").getBytes(StandardCharsets.UTF_8));
-            AtomicIo.replace(file, buf.toByteArray());
+            AtomicFiles.replace(file, buf.toByteArray());
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot rewrite: " + e.getMessage(), e);
         }

@@ -1,12 +1,13 @@
 package io.pref4j.train.run;
 
+import io.pref4j.io.AtomicFiles;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,28 +80,14 @@ public final class Plot {
         } finally {
             g.dispose();
         }
-        Path abs = png.toAbsolutePath();
-        Path tmp = null;
         try {
-            Files.createDirectories(abs.getParent());
-            tmp = AtomicIo.tempBeside(abs);
-            try (OutputStream out = Files.newOutputStream(tmp, java.nio.file.StandardOpenOption.CREATE_NEW,
-                    java.nio.file.StandardOpenOption.WRITE)) {
+            AtomicFiles.replace(png, ch -> {
+                OutputStream out = java.nio.channels.Channels.newOutputStream(ch);
                 if (!javax.imageio.ImageIO.write(img, "png", out)) throw new IOException("no PNG writer");
-            }
-            AtomicIo.fsync(tmp);
-            AtomicIo.move(tmp, abs);
-            tmp = null;
+                out.flush();
+            });
         } catch (IOException e) {
             throw new UncheckedIOException(png + ": cannot write plot: " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            }
         }
     }
 

@@ -1,4 +1,4 @@
-package io.pref4j.train.run;
+package io.pref4j.io;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,32 +13,55 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32C;
 
-/** Durable file operations: fsynced writes, atomic replacement, recursive deletion. */
-final class AtomicIo {
-    private AtomicIo() {
+/**
+ * Durable file operations: fsynced writes, atomic replacement (temporary file beside the
+ * target, fsync, rename, fsync of the folder: a crash leaves the old file or the new one,
+ * never a mix), recursive deletion. Every pref4j output that must survive a crash goes
+ * through here.
+ */
+public final class AtomicFiles {
+    private AtomicFiles() {
+    }
+
+    /** Writes a file's contents to an open channel. */
+    @FunctionalInterface
+    public interface ChannelWriter {
+        void write(FileChannel ch) throws IOException;
     }
 
     /** Writes {@code bytes} to {@code file} (created or truncated) and fsyncs it. */
-    static void writeSynced(Path file, byte[] bytes) throws IOException {
+    public static void writeSynced(Path file, byte[] bytes) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer b = ByteBuffer.wrap(bytes);
-            while (b.hasRemaining()) ch.write(b);
+            writeFully(ch, ByteBuffer.wrap(bytes));
             ch.force(true);
         }
+    }
+
+    /** Writes all of b to the channel. */
+    public static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) ch.write(b);
     }
 
     /**
      * Replaces {@code file} atomically: a temporary file in the same folder, fsynced, then
      * renamed over the target; the folder is fsynced after.
      */
-    static void replace(Path file, byte[] bytes) throws IOException {
+    public static void replace(Path file, byte[] bytes) throws IOException {
+        replace(file, ch -> writeFully(ch, ByteBuffer.wrap(bytes)));
+    }
+
+    /** {@link #replace(Path, byte[])} with the contents written by {@code writer}. */
+    public static void replace(Path file, ChannelWriter writer) throws IOException {
         Path abs = file.toAbsolutePath();
         Path dir = abs.getParent();
         Files.createDirectories(dir);
         Path tmp = tempBeside(abs);
         try {
-            writeSynced(tmp, bytes);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                writer.write(ch);
+                ch.force(true);
+            }
             move(tmp, abs);
             tmp = null;
             fsyncDir(dir);
@@ -51,7 +74,7 @@ final class AtomicIo {
      * A fresh name beside {@code file} for a temporary file ({@code .NAME.NONCE.tmp}); unlike
      * {@link Files#createTempFile} the file gets the usual permissions when created.
      */
-    static Path tempBeside(Path file) {
+    public static Path tempBeside(Path file) {
         return file.resolveSibling("." + file.getFileName() + "." + Long.toHexString(NONCE.incrementAndGet()) + ".tmp");
     }
 
@@ -59,7 +82,7 @@ final class AtomicIo {
             new java.util.concurrent.atomic.AtomicLong(System.nanoTime() ^ ProcessHandle.current().pid() << 32);
 
     /** Atomic rename (replacing the target when it is a file). */
-    static void move(Path from, Path to) throws IOException {
+    public static void move(Path from, Path to) throws IOException {
         try {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
         } catch (AtomicMoveNotSupportedException e) {
@@ -68,14 +91,14 @@ final class AtomicIo {
     }
 
     /** fsync of a file's contents. */
-    static void fsync(Path file) throws IOException {
+    public static void fsync(Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             ch.force(true);
         }
     }
 
     /** fsync of a folder (its entries), where the platform allows it. */
-    static void fsyncDir(Path dir) {
+    public static void fsyncDir(Path dir) {
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
             d.force(true);
         } catch (IOException | UnsupportedOperationException ignored) {
@@ -84,7 +107,7 @@ final class AtomicIo {
     }
 
     /** Deletes a folder and everything in it; a missing folder is fine. */
-    static void deleteTree(Path p) throws IOException {
+    public static void deleteTree(Path p) throws IOException {
         if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(p)) {
                 for (Path c : ds) deleteTree(c);
@@ -96,7 +119,7 @@ final class AtomicIo {
     }
 
     /** CRC-32C of a file's bytes as 8 hex digits. */
-    static String crc32c(Path file) throws IOException {
+    public static String crc32c(Path file) throws IOException {
         CRC32C crc = new CRC32C();
         byte[] buf = new byte[1 << 20];
         try (InputStream in = Files.newInputStream(file)) {
