@@ -359,24 +359,41 @@ public final class Gpt implements AutoCloseable {
      * Accumulates into {@link #grads()}.
      */
     public void backward(float[] dTokenLogp, float[] dTokenEntropy, float[] dHead) {
+        int N = lastB * lastT;
+        if (N == 0) throw new IllegalStateException("backward before forward");
+        if (dTokenLogp != null) k.write(dlogp, checkLen(dTokenLogp, N));
+        if (dTokenEntropy != null) k.write(dentropy, checkLen(dTokenEntropy, N));
+        if (dHead != null) {
+            if (!hasHead) throw new IllegalStateException("the model has no head");
+            k.write(dhead, checkLen(dHead, N));
+        }
+        backwardFromBuffers(dTokenLogp != null ? dlogp : null, dTokenEntropy != null ? dentropy : null,
+                dHead != null ? dhead : null);
+    }
+
+    /**
+     * {@link #backward(float[], float[], float[])} with the per-token gradients already in
+     * buffers of this backend ([B·T] each, null = zero), so they never leave the device.
+     */
+    public void backwardFromBuffers(MemorySegment dTokenLogp, MemorySegment dTokenEntropy, MemorySegment dHead) {
         int B = lastB, T = lastT, N = B * T;
         if (N == 0) throw new IllegalStateException("backward before forward");
         long nc = (long) N * C;
         k.fill(dln, nc, 0f);
         if (dTokenLogp != null || dTokenEntropy != null) {
             if (!lastHadTargets) throw new IllegalStateException("the last forward computed no log-probs");
-            if (dTokenLogp != null) k.write(dlogp, checkLen(dTokenLogp, N));
-            else k.fill(dlogp, N, 0f);
-            if (dTokenEntropy != null) k.write(dentropy, checkLen(dTokenEntropy, N));
-            k.logprobBackward(dln, gwte, dlogp, dTokenEntropy != null ? dentropy : null, lnf, wte, targets,
-                    logLse, entropy, N, C, V);
+            MemorySegment dl = dTokenLogp;
+            if (dl == null) {
+                k.fill(dlogp, N, 0f);
+                dl = dlogp;
+            }
+            k.logprobBackward(dln, gwte, dl, dTokenEntropy, lnf, wte, targets, logLse, entropy, N, C, V);
         }
         if (dHead != null) {
             if (!hasHead) throw new IllegalStateException("the model has no head");
-            k.write(dhead, checkLen(dHead, N));
-            k.matmul(dln, dhead, headW, null, N, C, 1, false, false, true);
-            k.matmul(gheadW, dhead, lnf, null, 1, C, N, true, false, true);
-            k.biasBackward(gheadB, dhead, N, 1);
+            k.matmul(dln, dHead, headW, null, N, C, 1, false, false, true);
+            k.matmul(gheadW, dHead, lnf, null, 1, C, N, true, false, true);
+            k.biasBackward(gheadB, dHead, N, 1);
         }
         k.fill(dres, nc, 0f);
         MemorySegment last = acts[L - 1].res3();

@@ -125,7 +125,6 @@ public final class Engine {
     private final Sequences.Packed packed;
     private final MemorySegment seqLogp, seqRef, seqReward, seqDlogp, chosenIdx, rejectedIdx, lengthsBuf, groupsBuf;
     private final MemorySegment tokDlogp, tokDvalue, ppoOldLogp, ppoRef, ppoOldValues, ppoScores, ppoMask, ppoAdv, ppoRet;
-    private final float[] hostDTok, hostDValue;
     private long tokensSinceStep;
 
     /**
@@ -173,8 +172,6 @@ public final class Engine {
         ppoMask = ppo ? k.allocInts(nt) : null;
         ppoAdv = ppo ? k.allocFloats(nt) : null;
         ppoRet = ppo ? k.allocFloats(nt) : null;
-        hostDTok = new float[(int) nt];
-        hostDValue = new float[(int) nt];
         if (ppo && !policy.hasHead()) throw new IllegalArgumentException("PPO needs a policy with a value head");
     }
 
@@ -582,9 +579,7 @@ public final class Engine {
         }
         // per-sequence gradient → every response token of the row (the log-prob gather ignores the rest)
         k.rowBroadcast(tokDlogp, seqDlogp, B, T);
-        float[] d = Arrays.copyOf(hostDTok, B * T);
-        k.read(tokDlogp, d);
-        policy.backward(d);
+        policy.backwardFromBuffers(tokDlogp, null, null);
         return res;
     }
 
@@ -693,10 +688,7 @@ public final class Engine {
                 ppoScores, ppoMask, ppoAdv, ppoRet, B, T, meanEntropy(B, T));
         Map<String, Double> adv = ppo.advantages(k, b);
         LossResult res = ppo.compute(k, b, tokDlogp, tokDvalue);
-        float[] dl = Arrays.copyOf(hostDTok, B * T), dv = Arrays.copyOf(hostDValue, B * T);
-        k.read(tokDlogp, dl);
-        k.read(tokDvalue, dv);
-        policy.backward(dl, null, dv);
+        policy.backwardFromBuffers(tokDlogp, null, tokDvalue);
         Map<String, Double> m = new LinkedHashMap<>(res.metrics());
         m.put("rollout_reward", adv.get("reward"));
         m.put("kl", adv.get("kl"));

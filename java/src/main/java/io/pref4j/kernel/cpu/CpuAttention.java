@@ -303,7 +303,7 @@ final class CpuAttention {
             sum = sum.add(e);
         }
         Arrays.fill(a, off + j, off + nc, 0f);
-        return sum.reduceLanes(VectorOperators.ADD);
+        return VectorSums.sum(sum);
     }
 
     // ---------------------------------------------------------------- backward
@@ -541,7 +541,7 @@ final class CpuAttention {
         int i = 0, ub = n - n % L;
         FloatVector acc = FloatVector.zero(S);
         for (; i < ub; i += L) acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, i), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VectorSums.sum(acc);
         for (; i < n; i++) s += a[aOff + i] * b[i];
         return s;
     }
@@ -551,7 +551,7 @@ final class CpuAttention {
         int i = 0, ub = n - n % L;
         FloatVector acc = FloatVector.zero(S);
         for (; i < ub; i += L) acc = FloatVector.fromArray(S, a, i).fma(FloatVector.fromMemorySegment(S, m, (off + i) * 4, NO), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VectorSums.sum(acc);
         for (; i < n; i++) s += a[i] * m.getAtIndex(F32, off + i);
         return s;
     }
@@ -569,8 +569,8 @@ final class CpuAttention {
                 a2 = qv.fma(FloatVector.fromMemorySegment(S, M, (o2 + i) * 4, NO), a2);
                 a3 = qv.fma(FloatVector.fromMemorySegment(S, M, (o3 + i) * 4, NO), a3);
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            float s0 = VectorSums.sum(a0), s1 = VectorSums.sum(a1);
+            float s2 = VectorSums.sum(a2), s3 = VectorSums.sum(a3);
             for (int i = ub; i < HS; i++) {
                 s0 += q[i] * M.getAtIndex(F32, o0 + i);
                 s1 += q[i] * M.getAtIndex(F32, o1 + i);
@@ -628,7 +628,7 @@ final class CpuAttention {
             e.intoArray(a, j);
             sum = sum.add(e);
         }
-        float s = sum.reduceLanes(VectorOperators.ADD);
+        float s = VectorSums.sum(sum);
         for (; j < n; j++) {
             a[j] = (float) Math.exp(a[j] - shift);
             s += a[j];

@@ -176,7 +176,7 @@ final class CpuLayers {
                 FloatVector acc = FloatVector.zero(S);
                 int c = 0;
                 for (; c < ub; c += L) acc = acc.add(load(inp, base + c));
-                float sum = acc.reduceLanes(VectorOperators.ADD);
+                float sum = VectorSums.sum(acc);
                 for (; c < C; c++) sum += get(inp, base + c);
                 float m = sum / C;
                 acc = FloatVector.zero(S);
@@ -185,7 +185,7 @@ final class CpuLayers {
                     FloatVector d = load(inp, base + c).sub(m);
                     acc = d.fma(d, acc);
                 }
-                float ss = acc.reduceLanes(VectorOperators.ADD);
+                float ss = VectorSums.sum(acc);
                 for (; c < C; c++) {
                     float d = get(inp, base + c) - m;
                     ss += d * d;
@@ -241,7 +241,7 @@ final class CpuLayers {
                         FloatVector.fromArray(S, part, C + c).add(go).intoArray(part, C + c);
                         go.fma(nrm, FloatVector.fromArray(S, part, c)).intoArray(part, c);
                     }
-                    float sD = aD.reduceLanes(VectorOperators.ADD), sDN = aDN.reduceLanes(VectorOperators.ADD);
+                    float sD = VectorSums.sum(aD), sDN = VectorSums.sum(aDN);
                     for (; c < C; c++) {
                         float go = get(dout, base + c);
                         float nrm = (get(inp, base + c) - m) * rs;
@@ -361,7 +361,7 @@ final class CpuLayers {
                 FloatVector acc = FloatVector.zero(S);
                 int c = 0;
                 for (; c < ub; c += L) acc = acc.add(load(x, base + c));
-                float s = acc.reduceLanes(VectorOperators.ADD);
+                float s = VectorSums.sum(acc);
                 for (; c < cols; c++) s += get(x, base + c);
                 set(out, r, s);
             }

@@ -121,7 +121,7 @@ final class CpuSampler {
             int end = Math.min(bound, i + 4096);
             FloatVector acc = FloatVector.zero(S);
             for (; i < end; i += L) acc = acc.add(CpuLogprob.exp(FloatVector.fromArray(S, z, i).sub(vm)));
-            sum += acc.reduceLanes(VectorOperators.ADD);
+            sum += VectorSums.sum(acc);
         }
         for (; i < V; i++) sum += Math.exp((double) z[i] - m);
         return m + Math.log(sum);
