@@ -74,16 +74,13 @@ public final class EvalCommand implements Callable<Integer> {
         SampleCommand.Prepared p = sampling.prepare("eval");
         PrintWriter err = spec.commandLine().getErr();
         List<Double> rewards = new ArrayList<>();
-        long lengthSum = 0;
-        int finished = 0;
+        long[] lengthSum = {0};
+        int[] finished = {0};
         try (Kernels k = Backends.open(sampling.device, sampling.threads, s -> err.println("eval: " + s));
              RewardSource source = create(rc, k, p);
              Jsonl.Writer w = out == null ? null : Jsonl.writer(out)) {
-            List<SampleCommand.Row> all = new ArrayList<>();
-            sampling.generate(k, p, all::addAll);
-            // score in batches of --batch rows (an external command's timeout is per batch)
-            for (int start = 0; start < all.size(); start += sampling.batch) {
-                List<SampleCommand.Row> rows = all.subList(start, Math.min(all.size(), start + sampling.batch));
+            // each generation batch (at most --batch rows) is scored as one batch: an external command's timeout is per batch
+            sampling.generate(k, p, rows -> {
                 List<Completion> batch = new ArrayList<>(rows.size());
                 for (SampleCommand.Row r : rows)
                     batch.add(new Completion(r.prompt().text(), r.response(), r.prompt().ids(), r.responseIds()));
@@ -100,17 +97,17 @@ public final class EvalCommand implements Callable<Integer> {
                 for (int i = 0; i < rs.length; i++) {
                     SampleCommand.Row r = rows.get(i);
                     rewards.add(rs[i]);
-                    lengthSum += r.responseIds().length;
-                    if (r.finished()) finished++;
+                    lengthSum[0] += r.responseIds().length;
+                    if (r.finished()) finished[0]++;
                     if (w != null) {
                         ObjectNode node = r.toNode();
                         node.put("reward", rs[i]);
                         w.write(node);
                     }
                 }
-            }
+            });
         }
-        Summary s = summarize(p.prompts().size(), rewards, lengthSum, finished);
+        Summary s = summarize(p.prompts().size(), rewards, lengthSum[0], finished[0]);
         PrintWriter o = spec.commandLine().getOut();
         o.print(table(rc, s));
         o.flush();

@@ -2,6 +2,12 @@ package io.pref4j.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pref4j.UserInputException;
+import io.pref4j.io.HfCheckpoint;
+import io.pref4j.kernel.cpu.CpuKernels;
+import io.pref4j.model.Gpt;
+import io.pref4j.reward.Completion;
+import io.pref4j.reward.LearnedReward;
+import io.pref4j.text.ByteTokenizer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -9,6 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,6 +68,10 @@ class EvalCommandTest {
 
     /** Checks the table against the samples written to --out, with rewards recomputed by {@code reward}. */
     static void checkSummary(SampleCommandTest.Result r, List<JsonNode> samples, ToDoubleFunction<JsonNode> reward) {
+        checkSummary(r, samples, reward, 1e-9);
+    }
+
+    static void checkSummary(SampleCommandTest.Result r, List<JsonNode> samples, ToDoubleFunction<JsonNode> reward, double tol) {
         Map<String, String> t = table(r.out());
         assertEquals("3", t.get("prompts"), r.out());
         assertEquals("12", t.get("samples"), r.out());
@@ -68,7 +79,7 @@ class EvalCommandTest {
         double sum = 0, min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY, len = 0, fin = 0;
         for (JsonNode s : samples) {
             double x = reward.applyAsDouble(s);
-            assertEquals(x, s.get("reward").asDouble(), 1e-9, s.toString());
+            assertEquals(x, s.get("reward").asDouble(), tol, s.toString());
             sum += x;
             min = Math.min(min, x);
             max = Math.max(max, x);
@@ -118,8 +129,35 @@ class EvalCommandTest {
     }
 
     @Test
+    void learnedRewardModelScoresAsItDoesAlone() throws Exception {
+        Path rm = dir.resolve("rm");
+        try (CpuKernels k = new CpuKernels(1)) {
+            Gpt base = HfCheckpoint.load(k, model, 4, 32);
+            HfCheckpoint.save(base.withHead(4, 32, 3, 0.5), rm, "byte");
+        }
+        Path out = dir.resolve("learned.jsonl");
+        SampleCommandTest.Result r = run(args("--reward", "learned", "--reward-model", rm.toString(), "--out", out.toString()));
+        assertEquals(0, r.status(), r.err());
+        List<JsonNode> samples = read(out);
+        List<Completion> cs = new ArrayList<>();
+        for (JsonNode s : samples) {
+            int[] ids = new int[s.get("response_ids").size()];
+            for (int j = 0; j < ids.length; j++) ids[j] = s.get("response_ids").get(j).asInt();
+            cs.add(new Completion(null, null, ByteTokenizer.INSTANCE.encode(s.get("prompt").asText()), ids));
+        }
+        double[] expected;
+        try (CpuKernels k = new CpuKernels(1); LearnedReward lr = LearnedReward.load(k, rm)) {
+            expected = lr.score(cs);
+        }
+        Map<JsonNode, Double> byLine = new HashMap<>();
+        for (int i = 0; i < samples.size(); i++) byLine.put(samples.get(i), expected[i]);
+        assertTrue(Arrays.stream(expected).distinct().count() > 1, Arrays.toString(expected));
+        checkSummary(r, samples, s -> byLine.get(s), 1e-4);
+    }
+
+    @Test
     void externalCommandRewards() throws Exception {
-        // one number per JSONL line read: the line's length in characters
+        // one number per JSONL line read
         Path out = dir.resolve("ext.jsonl");
         SampleCommandTest.Result r = run(args("--reward", "external", "--reward-command", "sh", "-c",
                 "while IFS= read -r l; do echo 2.5; done", "--reward-timeout", "20", "--out", out.toString()));
