@@ -145,7 +145,7 @@ public final class EvalCommand implements Callable<Integer> {
                 .replaceAll("\\breward\\.target\\b", "--reward-target")
                 .replaceAll("\\breward\\.model\\b", "--reward-model")
                 .replaceAll("\\breward\\.command\\b", "--reward-command")
-                .replaceAll("\\breward\\.timeout_s\\b", "--reward-timeout");
+                .replaceAll("\\breward\\.timeout_s(econds)?\\b", "--reward-timeout");
     }
 
     static Summary summarize(int prompts, List<Double> rewards, long lengthSum, int finished) {

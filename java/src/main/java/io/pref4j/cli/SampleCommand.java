@@ -2,6 +2,7 @@ package io.pref4j.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pref4j.train.TrainingData;
 import io.pref4j.UserInputException;
 import io.pref4j.io.HfCheckpoint;
 import io.pref4j.io.Jsonl;
@@ -158,7 +159,7 @@ public final class SampleCommand implements Callable<Integer> {
             GptConfig cfg = HfCheckpoint.readConfig(dir);
             Tokenizer tok = HfCheckpoint.tokenizerFor(dir, cfg, tokenizer);
             if (!Files.isRegularFile(prompts)) throw new UserInputException(prompts + ": no such file (--prompts)");
-            List<Engine.Prompt> ps = TrainCommand.prompts(prompts, tok, "prompt");
+            List<Engine.Prompt> ps = TrainingData.prompts(prompts, tok, "prompt");
             List<JsonlLine> lines = Jsonl.readLines(prompts);
             if (lines.size() != ps.size()) throw new IllegalStateException(prompts + " changed while being read");
             int limit = cfg.maxSeqLen() - 1;
