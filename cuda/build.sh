@@ -2,7 +2,9 @@
 # Builds libpref4j_cuda.so from cuda/*.cu: static CUDA runtime, SASS for sm_80 and sm_90
 # plus compute_90 PTX, no cuBLAS. Usage: cuda/build.sh [OUTDIR]  (default: cuda/build)
 # Environment: CUDA_HOME (default /usr/local/cuda, else the nvcc on PATH), JOBS (parallel
-# nvcc processes, default: number of CPUs), NVCC_FLAGS (extra flags).
+# nvcc processes, default: number of CPUs), OBJ_DIR (object files, default OUTDIR/obj),
+# NVCC_FLAGS (extra flags), FORCE=1 (rebuild even when the library is newer than every
+# source).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:-$here/build}"
@@ -17,8 +19,14 @@ else
 fi
 [[ -x "$nvcc" ]] || { echo "build.sh: nvcc not found (set CUDA_HOME)" >&2; exit 1; }
 jobs="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
-obj="$out/obj"
+obj="${OBJ_DIR:-$out/obj}"
 mkdir -p "$obj"
+lib="$out/libpref4j_cuda.so"
+if [[ -z "${FORCE:-}" && -f "$lib" ]] &&
+   [[ -z "$(find "$here" "$here/../native/include" -newer "$lib" \( -name '*.cu' -o -name '*.cuh' -o -name '*.h' -o -name build.sh \) -print -quit)" ]]; then
+  echo "build.sh: $lib is up to date"
+  exit 0
+fi
 
 flags=(-std=c++17 -O3 -lineinfo
        -gencode arch=compute_80,code=sm_80
@@ -37,5 +45,5 @@ printf '%s\n' "$here"/*.cu | xargs -P "$jobs" -I{} sh -c '
   b=$(basename "$f" .cu)
   "$nvcc" "$@" -c "$f" -o "$obj/$b.o" || { echo "build.sh: nvcc failed on $f" >&2; exit 255; }
 ' sh {} "${flags[@]}" "${extra[@]}"
-"$nvcc" -shared -cudart static "${flags[@]}" -o "$out/libpref4j_cuda.so" "$obj"/*.o
-echo "build.sh: $out/libpref4j_cuda.so ($(( $(date +%s) - start )) s, $jobs jobs, $($nvcc --version | tail -1))"
+"$nvcc" -shared -cudart static "${flags[@]}" -o "$lib" "$obj"/*.o
+echo "build.sh: $lib ($(( $(date +%s) - start )) s, $jobs jobs, $($nvcc --version | tail -1))"
