@@ -145,8 +145,9 @@ int p4j_embedding_backward(void* dwte, void* dwpe, const void* dout, const void*
  * HS = C/NH. lengths[B] int32 (values > T are treated as T, < 0 as 0). Query t < lengths[b]
  * attends to keys s <= t, scale 1/sqrt(HS). out[B,T,C] (=), lse[B,NH,T] (=) log-sum-exp of
  * the scaled scores. Rows t >= lengths[b]: out = 0, lse = 0.
- * HS 64 and 128: bf16 tensor cores (mma.sync m16n8k16, fp32 accumulate; q,k,v rounded to
- * bf16 in shared memory, softmax in fp32). Other HS (<= 256): an fp32 fallback.
+ * HS 64 and 128 with 16-byte-aligned out and qkv: bf16 tensor cores (mma.sync m16n8k16, fp32
+ * accumulate; q,k,v rounded to bf16 in shared memory, softmax in fp32). Other HS (<= 256) or
+ * unaligned pointers: an fp32 fallback (one warp per query; slow, for tests and odd shapes).
  * C % NH != 0 or HS > 256: P4J_E_UNSUPPORTED.
  */
 int p4j_attention_forward(void* out, void* lse, const void* qkv, const void* lengths,
@@ -157,7 +158,8 @@ int p4j_attention_forward(void* out, void* lse, const void* qkv, const void* len
  * qkv, out, lse (lse must come from p4j_attention_forward on the same qkv). Padding rows of
  * dqkv are 0; padding never receives gradient. dqkv is zeroed (cudaMemsetAsync) and then
  * filled: dk, dv by plain stores, dq by fp32 atomics (atomic, like FlashAttention-2).
- * HS 64/128 use bf16 tensor cores; other HS an fp32 fallback (also atomic for dk, dv).
+ * HS 64/128 (16-byte-aligned dqkv, dout, qkv) use bf16 tensor cores; other HS an fp32
+ * fallback (also atomic for dk, dv).
  */
 int p4j_attention_backward(void* dqkv, const void* dout, const void* qkv, const void* out,
                            const void* lse, const void* lengths, int B, int T, int C, int NH,
