@@ -80,3 +80,80 @@ P4J_API int p4j_check_ints(const void* x, long long n, int lo, int hi, void* str
     if ((st = launch_status())) return st;
     return status_fetch(w, s);
 }
+
+// ------------------------------------------------------------------ runtime wrappers
+
+P4J_API int p4j_device_count(int* count) {
+    if (!count) return P4J_E_INVALID_ARGUMENT;
+    *count = 0;
+    return check(cudaGetDeviceCount(count));
+}
+
+P4J_API int p4j_set_device(int device) { return check(cudaSetDevice(device)); }
+
+P4J_API int p4j_device_info(int device, char* buf, int len, int* cc) {
+    if (!buf || len <= 0) return P4J_E_INVALID_ARGUMENT;
+    cudaDeviceProp prop;
+    cudaError_t e = cudaGetDeviceProperties(&prop, device);
+    if (e != cudaSuccess) return check(e);
+    int i = 0;
+    for (; i < len - 1 && prop.name[i]; i++) buf[i] = prop.name[i];
+    buf[i] = 0;
+    if (cc) *cc = prop.major * 10 + prop.minor;
+    return 0;
+}
+
+P4J_API int p4j_mem_get_info(long long* free_bytes, long long* total_bytes) {
+    if (!free_bytes || !total_bytes) return P4J_E_INVALID_ARGUMENT;
+    size_t f = 0, t = 0;
+    cudaError_t e = cudaMemGetInfo(&f, &t);
+    *free_bytes = (long long)f;
+    *total_bytes = (long long)t;
+    return check(e);
+}
+
+P4J_API int p4j_malloc(void** ptr, long long bytes) {
+    if (!ptr || bytes < 0) return P4J_E_INVALID_ARGUMENT;
+    *ptr = nullptr;
+    if (bytes == 0) return 0;
+    return check(cudaMalloc(ptr, (size_t)bytes));
+}
+
+P4J_API int p4j_free(void* ptr) { return ptr ? check(cudaFree(ptr)) : 0; }
+
+P4J_API int p4j_malloc_host(void** ptr, long long bytes) {
+    if (!ptr || bytes < 0) return P4J_E_INVALID_ARGUMENT;
+    *ptr = nullptr;
+    if (bytes == 0) return 0;
+    return check(cudaMallocHost(ptr, (size_t)bytes));
+}
+
+P4J_API int p4j_free_host(void* ptr) { return ptr ? check(cudaFreeHost(ptr)) : 0; }
+
+P4J_API int p4j_memcpy_async(void* dst, const void* src, long long bytes, void* stream) {
+    if (bytes < 0 || (bytes > 0 && (!dst || !src))) return P4J_E_INVALID_ARGUMENT;
+    if (bytes == 0) return 0;
+    return check(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDefault, as_stream(stream)));
+}
+
+P4J_API int p4j_memset_async(void* ptr, int value, long long bytes, void* stream) {
+    if (bytes < 0 || (bytes > 0 && !ptr)) return P4J_E_INVALID_ARGUMENT;
+    if (bytes == 0) return 0;
+    return check(cudaMemsetAsync(ptr, value, (size_t)bytes, as_stream(stream)));
+}
+
+P4J_API int p4j_stream_create(void** stream) {
+    if (!stream) return P4J_E_INVALID_ARGUMENT;
+    cudaStream_t s = nullptr;
+    cudaError_t e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+    *stream = s;
+    return check(e);
+}
+
+P4J_API int p4j_stream_destroy(void* stream) { return stream ? check(cudaStreamDestroy(as_stream(stream))) : 0; }
+
+P4J_API int p4j_stream_synchronize(void* stream) { return check(cudaStreamSynchronize(as_stream(stream))); }
+
+P4J_API int p4j_device_synchronize(void) { return check(cudaDeviceSynchronize()); }
+
+P4J_API int p4j_get_last_error(void) { return check(cudaGetLastError()); }
