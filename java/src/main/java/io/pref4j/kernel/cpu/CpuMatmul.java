@@ -7,6 +7,7 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Single-precision matrix multiply on the CPU: {@code C (=|+=) op(A)·op(B) (+ bias)} with
@@ -29,11 +30,13 @@ import java.nio.ByteOrder;
  * small float[] tile and is merged into C (=, or += for later K slices or when
  * accumulating; the bias is added with the first K slice).
  *
- * <p>Parallelism: the output is split between threads by row tiles (or by column tiles
- * when it is much wider than tall); each thread runs the serial blocked GEMM on its part
- * with its own packing scratch (thread-local, allocated once per thread and reused).
- * Every element of C is owned by exactly one thread and the K reduction order is fixed,
- * so results do not depend on the thread count.
+ * <p>Parallelism: normally by rows. For each (NC, KC) block the threads pack op(B) together
+ * into one shared buffer, then take row chunks of C from a shared counter, each packing its
+ * own A chunk into its own scratch (thread-local, allocated once per thread and reused); see
+ * {@link #gemmSharedB}. When C has too few row tiles to go round, the columns are split
+ * instead and each thread runs the serial blocked GEMM on its part. Either way every element
+ * of C is written by exactly one thread, with the serial blocking and K reduction order, so
+ * results do not depend on the thread count.
  *
  * <p>The serial block routine {@link #gemm} also takes float[] outputs and is reused by
  * {@link CpuLogprob} for its vocabulary chunks.
@@ -169,12 +172,7 @@ final class CpuMatmul {
         // split columns when there are too few row tiles to go round.
         boolean byRows = tilesM >= 4 * par.threads() || tilesM >= tilesN;
         if (byRows) {
-            par.range(tilesM, 1, (s, e) -> {
-                int i0 = s * MR, i1 = Math.min(M, e * MR);
-                long ao = transA ? aOff + i0 : aOff + (long) i0 * lda;
-                gemm(scratch(), a, ao, lda, transA, b, bOff, ldb, transB,
-                     c, null, cOff + (long) i0 * ldc, ldc, bias, i1 - i0, N, K, accumulate);
-            });
+            gemmSharedB(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, bias, M, N, K, accumulate);
         } else {
             par.range(tilesN, 1, (s, e) -> {
                 int j0 = s * NR, j1 = Math.min(N, e * NR);
@@ -183,6 +181,52 @@ final class CpuMatmul {
                 gemm(scratch(), a, aOff, lda, transA, b, bo, ldb, transB,
                      c, null, cOff + j0, ldc, bs, M, j1 - j0, K, accumulate);
             });
+        }
+    }
+
+    /**
+     * The row-split parallel GEMM. For each (NC column block, KC slice) the threads first
+     * pack op(B)'s block together into one shared buffer (the calling thread's
+     * {@link Scratch#bp}; each thread packs a contiguous range of micro-panels), then take
+     * row chunks of C (multiples of MR rows, at most MC) from a shared counter, each packing
+     * its own A chunk and running the macro-kernel on it. B is packed once instead of once
+     * per thread, and a thread slowed by other load on its core simply takes fewer chunks.
+     * The blocking (NC, KC, tile boundaries) is the serial {@link #gemm}'s, and every
+     * element of C is written by the one thread that took its chunk, so the result is
+     * bit-identical to the serial one.
+     */
+    private void gemmSharedB(MemorySegment c, long cOff, int ldc,
+                             MemorySegment a, long aOff, int lda, boolean transA,
+                             MemorySegment b, long bOff, int ldb, boolean transB,
+                             MemorySegment bias, int M, int N, int K, boolean accumulate) {
+        int threads = par.threads();
+        float[] bp = scratch().bp;
+        // Row chunk: about 2 chunks per thread for balance, at most MC (the packed A block).
+        int tilesM = (M + MR - 1) / MR;
+        int chunk = MR * Math.max(1, Math.min(MC / MR, tilesM / (2 * threads)));
+        int chunks = (M + chunk - 1) / chunk;
+        for (int jc = 0; jc < N; jc += NC) {
+            int nc = Math.min(NC, N - jc), panels = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < K; pc += KC) {
+                int kc = Math.min(KC, K - pc);
+                boolean acc = accumulate || pc != 0;
+                MemorySegment bs = pc == 0 ? bias : null;
+                final int jcF = jc, pcF = pc;
+                par.range(panels, 1, (s, e) -> {
+                    int j0 = s * NR, j1 = Math.min(nc, e * NR);
+                    packB(scratch(), bp, s * NR * kc, b, bOff, ldb, transB, pcF, jcF + j0, kc, j1 - j0);
+                });
+                AtomicInteger next = new AtomicInteger();
+                par.range(threads, 1, (s, e) -> {
+                    Scratch sc = scratch();
+                    for (int u = next.getAndIncrement(); u < chunks; u = next.getAndIncrement()) {
+                        int ic = u * chunk, mc = Math.min(chunk, M - ic);
+                        packA(sc, a, aOff, lda, transA, ic, pcF, mc, kc);
+                        macroKernel(sc, bp, 0, kc, mc, nc, c, null, cOff + (long) ic * ldc + jcF, ldc,
+                                    acc, bs, jcF);
+                    }
+                });
+            }
         }
     }
 
