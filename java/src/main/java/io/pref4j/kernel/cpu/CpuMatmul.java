@@ -1,11 +1,13 @@
 package io.pref4j.kernel.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Single-precision matrix multiply on the CPU: {@code C (=|+=) op(A)·op(B) (+ bias)} with
@@ -16,7 +18,10 @@ import java.nio.ByteOrder;
  * slice of K, op(B) is packed into a float[] of {@code NR}-wide column micro-panels
  * ({@code bp[q][k][0..NR)}); for each {@code MC}-high row block op(A) is packed into
  * {@code MR}-high row micro-panels ({@code ap[p][k][0..MR)}). Packing reads the source
- * segments with bulk copies (whatever the transposition), pads partial panels with zeros,
+ * segments with bulk copies (whatever the transposition) into a staging array, reorders
+ * them there (on 8-lane species, the transposing cases run as 4 × 8 and 8 × 8 transposes of
+ * two-vector rearranges, and row-major B is split into panels 8 rows at a time so that
+ * consecutive stores stay in one panel), pads partial panels with zeros,
  * and leaves the micro-kernel a single, branch-free loop over k: an {@code MR × NR}
  * ({@code 4 × 2·lanes}) block of C held in 8 vector registers, updated by one broadcast of
  * A per row and two vector loads of B per k with FMA. (Larger tiles such as 6 × 16 need 15
@@ -25,11 +30,13 @@ import java.nio.ByteOrder;
  * small float[] tile and is merged into C (=, or += for later K slices or when
  * accumulating; the bias is added with the first K slice).
  *
- * <p>Parallelism: the output is split between threads by row tiles (or by column tiles
- * when it is much wider than tall); each thread runs the serial blocked GEMM on its part
- * with its own packing scratch (thread-local, allocated once per thread and reused).
- * Every element of C is owned by exactly one thread and the K reduction order is fixed,
- * so results do not depend on the thread count.
+ * <p>Parallelism: normally by rows. For each (NC, KC) block the threads pack op(B) together
+ * into one shared buffer, then take row chunks of C from a shared counter, each packing its
+ * own A chunk into its own scratch (thread-local, allocated once per thread and reused); see
+ * {@link #gemmSharedB}. When C has too few row tiles to go round, the columns are split
+ * instead and each thread runs the serial blocked GEMM on its part. Either way every element
+ * of C is written by exactly one thread, with the serial blocking and K reduction order, so
+ * results do not depend on the thread count.
  *
  * <p>The serial block routine {@link #gemm} also takes float[] outputs and is reused by
  * {@link CpuLogprob} for its vocabulary chunks.
@@ -46,6 +53,20 @@ final class CpuMatmul {
     static final int MC = 144;
     static final int NC = 2048;
     static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    /** MR floats: one k of an A micro-panel, moved as one vector when the species exists. */
+    private static final VectorSpecies<Float> S4 = FloatVector.SPECIES_128;
+    /**
+     * Lane permutations for the vectorised transposes of the packers (8-lane vectors, i.e.
+     * AVX2; other widths use the scalar loops). Two-vector rearranges: index i &lt; 8 takes
+     * lane i of the first vector, 8 + i lane i of the second.
+     */
+    private static final boolean VT = L == 8 && MR == 4 && S4.length() == MR;
+    private static final VectorShuffle<Float> ZIP_LO = VT ? VectorShuffle.fromValues(S, 0, 8, 1, 9, 2, 10, 3, 11) : null;
+    private static final VectorShuffle<Float> ZIP_HI = VT ? VectorShuffle.fromValues(S, 4, 12, 5, 13, 6, 14, 7, 15) : null;
+    private static final VectorShuffle<Float> ZIP2_LO = VT ? VectorShuffle.fromValues(S, 0, 1, 8, 9, 2, 3, 10, 11) : null;
+    private static final VectorShuffle<Float> ZIP2_HI = VT ? VectorShuffle.fromValues(S, 4, 5, 12, 13, 6, 7, 14, 15) : null;
+    private static final VectorShuffle<Float> CAT_LO = VT ? VectorShuffle.fromValues(S, 0, 1, 2, 3, 8, 9, 10, 11) : null;
+    private static final VectorShuffle<Float> CAT_HI = VT ? VectorShuffle.fromValues(S, 4, 5, 6, 7, 12, 13, 14, 15) : null;
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT;
 
     /** Work (flops) below which a matmul runs on the calling thread only. */
@@ -55,8 +76,8 @@ final class CpuMatmul {
     static final class Scratch {
         final float[] ap = new float[MC * KC];
         final float[] bp = new float[KC * NC];
-        /** Staging for bulk copies out of segments: max(MC, NR) rows of KC, or KC × MC. */
-        final float[] stage = new float[Math.max(Math.max(MC, NR) * KC, NC)];
+        /** Staging for bulk copies out of segments: max(MC, NR) rows of KC, KC × MC, or 8 rows of NC. */
+        final float[] stage = new float[Math.max(Math.max(MC, NR) * KC, 8 * NC)];
         final float[] tile = new float[MR * NR];
     }
 
@@ -151,12 +172,7 @@ final class CpuMatmul {
         // split columns when there are too few row tiles to go round.
         boolean byRows = tilesM >= 4 * par.threads() || tilesM >= tilesN;
         if (byRows) {
-            par.range(tilesM, 1, (s, e) -> {
-                int i0 = s * MR, i1 = Math.min(M, e * MR);
-                long ao = transA ? aOff + i0 : aOff + (long) i0 * lda;
-                gemm(scratch(), a, ao, lda, transA, b, bOff, ldb, transB,
-                     c, null, cOff + (long) i0 * ldc, ldc, bias, i1 - i0, N, K, accumulate);
-            });
+            gemmSharedB(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, bias, M, N, K, accumulate);
         } else {
             par.range(tilesN, 1, (s, e) -> {
                 int j0 = s * NR, j1 = Math.min(N, e * NR);
@@ -165,6 +181,52 @@ final class CpuMatmul {
                 gemm(scratch(), a, aOff, lda, transA, b, bo, ldb, transB,
                      c, null, cOff + j0, ldc, bs, M, j1 - j0, K, accumulate);
             });
+        }
+    }
+
+    /**
+     * The row-split parallel GEMM. For each (NC column block, KC slice) the threads first
+     * pack op(B)'s block together into one shared buffer (the calling thread's
+     * {@link Scratch#bp}; each thread packs a contiguous range of micro-panels), then take
+     * row chunks of C (multiples of MR rows, at most MC) from a shared counter, each packing
+     * its own A chunk and running the macro-kernel on it. B is packed once instead of once
+     * per thread, and a thread slowed by other load on its core simply takes fewer chunks.
+     * The blocking (NC, KC, tile boundaries) is the serial {@link #gemm}'s, and every
+     * element of C is written by the one thread that took its chunk, so the result is
+     * bit-identical to the serial one.
+     */
+    private void gemmSharedB(MemorySegment c, long cOff, int ldc,
+                             MemorySegment a, long aOff, int lda, boolean transA,
+                             MemorySegment b, long bOff, int ldb, boolean transB,
+                             MemorySegment bias, int M, int N, int K, boolean accumulate) {
+        int threads = par.threads();
+        float[] bp = scratch().bp;
+        // Row chunk: about 2 chunks per thread for balance, at most MC (the packed A block).
+        int tilesM = (M + MR - 1) / MR;
+        int chunk = MR * Math.max(1, Math.min(MC / MR, tilesM / (2 * threads)));
+        int chunks = (M + chunk - 1) / chunk;
+        for (int jc = 0; jc < N; jc += NC) {
+            int nc = Math.min(NC, N - jc), panels = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < K; pc += KC) {
+                int kc = Math.min(KC, K - pc);
+                boolean acc = accumulate || pc != 0;
+                MemorySegment bs = pc == 0 ? bias : null;
+                final int jcF = jc, pcF = pc;
+                par.range(panels, 1, (s, e) -> {
+                    int j0 = s * NR, j1 = Math.min(nc, e * NR);
+                    packB(scratch(), bp, s * NR * kc, b, bOff, ldb, transB, pcF, jcF + j0, kc, j1 - j0);
+                });
+                AtomicInteger next = new AtomicInteger();
+                par.range(threads, 1, (s, e) -> {
+                    Scratch sc = scratch();
+                    for (int u = next.getAndIncrement(); u < chunks; u = next.getAndIncrement()) {
+                        int ic = u * chunk, mc = Math.min(chunk, M - ic);
+                        packA(sc, a, aOff, lda, transA, ic, pcF, mc, kc);
+                        macroKernel(sc, bp, 0, kc, mc, nc, c, null, cOff + (long) ic * ldc + jcF, ldc,
+                                    acc, bs, jcF);
+                    }
+                });
+            }
         }
     }
 
@@ -232,7 +294,6 @@ final class CpuMatmul {
             }
             return;
         }
-        float[] ap = sc.ap, tile = sc.tile;
         for (int jc = 0; jc < N; jc += NC) {
             int nc = Math.min(NC, N - jc), ncPad = (nc + NR - 1) / NR * NR;
             for (int pc = 0; pc < K; pc += KC) {
@@ -252,23 +313,35 @@ final class CpuMatmul {
                 for (int ic = 0; ic < M; ic += MC) {
                     int mc = Math.min(MC, M - ic);
                     packA(sc, a, aOff, lda, transA, ic, pc, mc, kc);
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        int nr = Math.min(NR, nc - jr);
-                        int bBase = bBlock + (jr / NR) * NR * kc;
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir);
-                            int aBase = (ir / MR) * MR * kc;
-                            long c0 = cOff + (long) (ic + ir) * ldc + (jc + jr);
-                            if (cSeg != null && mr == MR && nr == NR) {
-                                kernelToSegment(ap, aBase, bp, bBase, kc, cSeg, c0, ldc, acc,
-                                                first ? bias : null, jc + jr);
-                            } else {
-                                kernel(ap, aBase, bp, bBase, kc, tile);
-                                mergeTile(tile, mr, nr, cSeg, cArr, c0, ldc, acc,
-                                          first ? bias : null, jc + jr);
-                            }
-                        }
-                    }
+                    macroKernel(sc, bp, bBlock, kc, mc, nc, cSeg, cArr, cOff + (long) ic * ldc + jc, ldc,
+                                acc, first ? bias : null, jc);
+                }
+            }
+        }
+    }
+
+    /**
+     * The macro-kernel: C[0..mc, 0..nc) (=|+=) (packed A block in sc.ap)·(packed B block at
+     * bp[bBlock..]) (+ bias[j0 + j]), where C[i, j] = (cSeg or cArr)[c0 + i·ldc + j]. The loop
+     * runs over NR-column micro-panels of B (kept in L1) and, inside, over MR-row
+     * micro-panels of A (streamed from L2).
+     */
+    private static void macroKernel(Scratch sc, float[] bp, int bBlock, int kc, int mc, int nc,
+                                    MemorySegment cSeg, float[] cArr, long c0, int ldc, boolean acc,
+                                    MemorySegment bias, int j0) {
+        float[] ap = sc.ap, tile = sc.tile;
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int bBase = bBlock + (jr / NR) * NR * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = Math.min(MR, mc - ir);
+                int aBase = (ir / MR) * MR * kc;
+                long ct = c0 + (long) ir * ldc + jr;
+                if (cSeg != null && mr == MR && nr == NR) {
+                    kernelToSegment(ap, aBase, bp, bBase, kc, cSeg, ct, ldc, acc, bias, j0 + jr);
+                } else {
+                    kernel(ap, aBase, bp, bBase, kc, tile);
+                    mergeTile(tile, mr, nr, cSeg, cArr, ct, ldc, acc, bias, j0 + jr);
                 }
             }
         }
@@ -292,7 +365,24 @@ final class CpuMatmul {
                 }
                 int base = p * MR * kc;
                 if (rows == MR) {
-                    for (int k = 0; k < kc; k++) {
+                    int k = 0;
+                    if (VT) {
+                        // 4 rows × 8 k → 8 k × 4 rows: two rounds of two-vector zips.
+                        for (; k + 8 <= kc; k += 8) {
+                            FloatVector r0 = FloatVector.fromArray(S, st, k);
+                            FloatVector r1 = FloatVector.fromArray(S, st, kc + k);
+                            FloatVector r2 = FloatVector.fromArray(S, st, 2 * kc + k);
+                            FloatVector r3 = FloatVector.fromArray(S, st, 3 * kc + k);
+                            FloatVector t0 = r0.rearrange(ZIP_LO, r1), t1 = r0.rearrange(ZIP_HI, r1);
+                            FloatVector t2 = r2.rearrange(ZIP_LO, r3), t3 = r2.rearrange(ZIP_HI, r3);
+                            int d = base + k * MR;
+                            t0.rearrange(ZIP2_LO, t2).intoArray(ap, d);
+                            t0.rearrange(ZIP2_HI, t2).intoArray(ap, d + 8);
+                            t1.rearrange(ZIP2_LO, t3).intoArray(ap, d + 16);
+                            t1.rearrange(ZIP2_HI, t3).intoArray(ap, d + 24);
+                        }
+                    }
+                    for (; k < kc; k++) {
                         int d = base + k * MR;
                         ap[d] = st[k];
                         ap[d + 1] = st[kc + k];
@@ -316,8 +406,14 @@ final class CpuMatmul {
                 int rows = Math.min(MR, mc - p * MR);
                 int base = p * MR * kc, col = p * MR;
                 if (rows == MR) {
-                    for (int k = 0; k < kc; k++) {
-                        System.arraycopy(st, k * mc + col, ap, base + k * MR, MR);
+                    if (VT) {
+                        for (int k = 0; k < kc; k++) {
+                            FloatVector.fromArray(S4, st, k * mc + col).intoArray(ap, base + k * MR);
+                        }
+                    } else {
+                        for (int k = 0; k < kc; k++) {
+                            System.arraycopy(st, k * mc + col, ap, base + k * MR, MR);
+                        }
                     }
                 } else {
                     for (int k = 0; k < kc; k++) {
@@ -338,19 +434,30 @@ final class CpuMatmul {
         float[] st = sc.stage;
         int panels = (nc + NR - 1) / NR;
         if (!transB) {
-            // Rows of B are contiguous in j: copy one row of the block, split it into panels.
-            for (int k = 0; k < kc; k++) {
-                long src = bOff + (long) (pc + k) * ldb + jc;
-                MemorySegment.copy(b, F32, src * 4, st, 0, nc);
+            // Rows of B are contiguous in j: copy KG rows of the block, split them into panels.
+            // (A group of rows per panel visit writes KG consecutive lines of the panel instead
+            // of one line in each of nc/NR panels, whose NR·kc·4-byte stride maps them all to
+            // the same L1 set.)
+            final int KG = 8;
+            for (int k0 = 0; k0 < kc; k0 += KG) {
+                int rows = Math.min(KG, kc - k0);
+                for (int r = 0; r < rows; r++) {
+                    long src = bOff + (long) (pc + k0 + r) * ldb + jc;
+                    MemorySegment.copy(b, F32, src * 4, st, r * nc, nc);
+                }
                 int q = 0;
                 for (; q < panels && (q + 1) * NR <= nc; q++) {
-                    int d = dOff + q * NR * kc + k * NR, s = q * NR;
-                    FloatVector.fromArray(S, st, s).intoArray(bp, d);
-                    FloatVector.fromArray(S, st, s + L).intoArray(bp, d + L);
+                    int d = dOff + q * NR * kc + k0 * NR, s = q * NR;
+                    for (int r = 0; r < rows; r++, d += NR, s += nc) {
+                        FloatVector.fromArray(S, st, s).intoArray(bp, d);
+                        FloatVector.fromArray(S, st, s + L).intoArray(bp, d + L);
+                    }
                 }
                 for (; q < panels; q++) {
-                    int d = dOff + q * NR * kc + k * NR, s = q * NR;
-                    for (int j = 0; j < NR; j++) bp[d + j] = s + j < nc ? st[s + j] : 0f;
+                    int d = dOff + q * NR * kc + k0 * NR, s = q * NR;
+                    for (int r = 0; r < rows; r++, d += NR) {
+                        for (int j = 0; j < NR; j++) bp[d + j] = s + j < nc ? st[r * nc + s + j] : 0f;
+                    }
                 }
             }
         } else {
@@ -363,7 +470,14 @@ final class CpuMatmul {
                 }
                 int base = dOff + q * NR * kc;
                 if (cols == NR) {
-                    for (int k = 0; k < kc; k++) {
+                    int k = 0;
+                    if (VT) {
+                        for (; k + 8 <= kc; k += 8) {
+                            transpose8(st, k, kc, bp, base + k * NR, NR);
+                            transpose8(st, 8 * kc + k, kc, bp, base + k * NR + 8, NR);
+                        }
+                    }
+                    for (; k < kc; k++) {
                         int d = base + k * NR;
                         for (int j = 0; j < NR; j++) bp[d + j] = st[j * kc + k];
                     }
@@ -375,6 +489,40 @@ final class CpuMatmul {
                 }
             }
         }
+    }
+
+    /**
+     * 8 × 8 transpose (8-lane species only): dst[d + i·ldd + j] = src[s + j·lds + i] for
+     * i, j &lt; 8, by three rounds of two-vector rearranges (zip pairs, zip pairs of pairs,
+     * join halves).
+     */
+    private static void transpose8(float[] src, int s, int lds, float[] dst, int d, int ldd) {
+        FloatVector r0 = FloatVector.fromArray(S, src, s);
+        FloatVector r1 = FloatVector.fromArray(S, src, s + lds);
+        FloatVector r2 = FloatVector.fromArray(S, src, s + 2 * lds);
+        FloatVector r3 = FloatVector.fromArray(S, src, s + 3 * lds);
+        FloatVector r4 = FloatVector.fromArray(S, src, s + 4 * lds);
+        FloatVector r5 = FloatVector.fromArray(S, src, s + 5 * lds);
+        FloatVector r6 = FloatVector.fromArray(S, src, s + 6 * lds);
+        FloatVector r7 = FloatVector.fromArray(S, src, s + 7 * lds);
+        // t: (r0,r1) zipped = [r0_0 r1_0 r0_1 r1_1 ...], k 0..3 (lo) and 4..7 (hi)
+        FloatVector t0 = r0.rearrange(ZIP_LO, r1), t1 = r0.rearrange(ZIP_HI, r1);
+        FloatVector t2 = r2.rearrange(ZIP_LO, r3), t3 = r2.rearrange(ZIP_HI, r3);
+        FloatVector t4 = r4.rearrange(ZIP_LO, r5), t5 = r4.rearrange(ZIP_HI, r5);
+        FloatVector t6 = r6.rearrange(ZIP_LO, r7), t7 = r6.rearrange(ZIP_HI, r7);
+        // u: rows 0..3 (or 4..7) of two consecutive k: [k: r0 r1 r2 r3, k+1: r0 r1 r2 r3]
+        FloatVector u0 = t0.rearrange(ZIP2_LO, t2), u1 = t0.rearrange(ZIP2_HI, t2);
+        FloatVector u2 = t1.rearrange(ZIP2_LO, t3), u3 = t1.rearrange(ZIP2_HI, t3);
+        FloatVector v0 = t4.rearrange(ZIP2_LO, t6), v1 = t4.rearrange(ZIP2_HI, t6);
+        FloatVector v2 = t5.rearrange(ZIP2_LO, t7), v3 = t5.rearrange(ZIP2_HI, t7);
+        u0.rearrange(CAT_LO, v0).intoArray(dst, d);
+        u0.rearrange(CAT_HI, v0).intoArray(dst, d + ldd);
+        u1.rearrange(CAT_LO, v1).intoArray(dst, d + 2 * ldd);
+        u1.rearrange(CAT_HI, v1).intoArray(dst, d + 3 * ldd);
+        u2.rearrange(CAT_LO, v2).intoArray(dst, d + 4 * ldd);
+        u2.rearrange(CAT_HI, v2).intoArray(dst, d + 5 * ldd);
+        u3.rearrange(CAT_LO, v3).intoArray(dst, d + 6 * ldd);
+        u3.rearrange(CAT_HI, v3).intoArray(dst, d + 7 * ldd);
     }
 
     /**

@@ -156,6 +156,94 @@ class CpuMatmulTest {
     }
 
     @Test
+    void sharedPackedBParallelPathIsCorrectAndThreadCountIndependent() {
+        // Tall enough for the row-chunked parallel path (shared packed B), past one NC column
+        // block and one KC slice, with partial row chunks, tiles and k groups; every
+        // transpose, with bias and accumulate. Checked against the reference, and bit for bit
+        // against the single-threaded result.
+        Random r = new Random(13);
+        int M = 150, N = CpuMatmul.NC + 37, K = CpuMatmul.KC + 13;
+        for (int t = 0; t < 4; t++) {
+            boolean tA = (t & 1) != 0, tB = (t & 2) != 0, acc = t >= 2;
+            float[] a = random(r, M * K), b = random(r, K * N), bias = random(r, N), c0 = random(r, M * N);
+            float[][] results = new float[3][];
+            for (int threads = 1; threads <= 3; threads++) {
+                try (CpuKernels k = new CpuKernels(threads)) {
+                    MemorySegment sa = k.allocFloats(a.length), sb = k.allocFloats(b.length);
+                    MemorySegment sc = k.allocFloats((long) M * N), sbias = k.allocFloats(N);
+                    k.write(sa, a);
+                    k.write(sb, b);
+                    k.write(sbias, bias);
+                    k.write(sc, c0);
+                    k.matmul(sc, sa, sb, sbias, M, N, K, tA, tB, acc);
+                    results[threads - 1] = new float[M * N];
+                    k.read(sc, results[threads - 1]);
+                }
+            }
+            for (int i = 0; i < M; i += 7) {
+                for (int j = 0; j < N; j += 5) {
+                    double sum = bias[j] + (acc ? c0[i * N + j] : 0), abs = Math.abs(bias[j]) + (acc ? Math.abs(c0[i * N + j]) : 0);
+                    for (int q = 0; q < K; q++) {
+                        double p = (double) opA(a, i, q, M, K, tA) * opB(b, q, j, N, K, tB);
+                        sum += p;
+                        abs += Math.abs(p);
+                    }
+                    assertEquals(sum, results[1][i * N + j], 1e-5 * abs + 1e-6, "t=" + t + " [" + i + "," + j + "]");
+                }
+            }
+            assertArrayEquals(results[0], results[1], "t=" + t + ": 2 threads differ from 1");
+            assertArrayEquals(results[0], results[2], "t=" + t + ": 3 threads differ from 1");
+        }
+    }
+
+    @Test
+    void packersProduceTheDocumentedLayout() {
+        // packA / packB (vectorised transposes for whole micro-panels and 8-deep k groups,
+        // scalar for the rest) against their definitions, for depths that are and are not
+        // multiples of 8 and for partial panels.
+        Random r = new Random(17);
+        CpuMatmul.Scratch sc = new CpuMatmul.Scratch();
+        int MR = CpuMatmul.MR, NR = CpuMatmul.NR;
+        for (int kc : new int[] {1, 7, 8, 21, 64, CpuMatmul.KC}) {
+            for (int trans = 0; trans < 2; trans++) {
+                boolean tr = trans == 1;
+                // op(X) is rows × cols = (ic + mc) × (pc + kc) for A, (pc + kc) × (jc + nc) for B.
+                int ic = 3, pc = 5, mc = 2 * MR + 3;
+                int rowsA = ic + mc, colsA = pc + kc;
+                float[] a = random(r, rowsA * colsA);
+                int lda = tr ? rowsA : colsA;
+                MemorySegment sa = MemorySegment.ofArray(a);
+                CpuMatmul.packA(sc, sa, 0, lda, tr, ic, pc, mc, kc);
+                for (int p = 0; p < (mc + MR - 1) / MR; p++) {
+                    for (int q = 0; q < kc; q++) {
+                        for (int i = 0; i < MR; i++) {
+                            int row = p * MR + i;
+                            float want = row < mc ? (tr ? a[(pc + q) * lda + ic + row] : a[(ic + row) * lda + pc + q]) : 0f;
+                            assertEquals(want, sc.ap[p * MR * kc + q * MR + i], "packA kc=" + kc + " tr=" + tr);
+                        }
+                    }
+                }
+                int jc = 2, nc = 2 * NR + 5;
+                int rowsB = pc + kc, colsB = jc + nc;
+                float[] b = random(r, rowsB * colsB);
+                int ldb = tr ? rowsB : colsB;
+                MemorySegment sb = MemorySegment.ofArray(b);
+                float[] bp = new float[((nc + NR - 1) / NR) * NR * kc + 3];
+                CpuMatmul.packB(sc, bp, 3, sb, 0, ldb, tr, pc, jc, kc, nc);
+                for (int p = 0; p < (nc + NR - 1) / NR; p++) {
+                    for (int q = 0; q < kc; q++) {
+                        for (int j = 0; j < NR; j++) {
+                            int col = p * NR + j;
+                            float want = col < nc ? (tr ? b[(jc + col) * ldb + pc + q] : b[(pc + q) * ldb + jc + col]) : 0f;
+                            assertEquals(want, bp[3 + p * NR * kc + q * NR + j], "packB kc=" + kc + " tr=" + tr);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void batchedMatchesSeparateProblems() {
         Random r = new Random(5);
         int batch = 5, M = 9, N = 17, K = 33;
