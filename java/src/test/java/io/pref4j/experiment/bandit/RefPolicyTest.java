@@ -20,7 +20,7 @@ class RefPolicyTest {
     }
 
     @Test
-    void isANormalisedHistogramWithEveryBinPopulatedAndItsModeNearBin20() {
+    void isANormalisedHistogramWithMuchMassNearBin20AndLittleNearBin70() {
         RefPolicy ref = RefPolicy.histogram(1);
         double s = 0;
         int mode = 1;
@@ -32,8 +32,13 @@ class RefPolicyTest {
             if (a > 0 && a < ref.actions() - 1 && ref.prob(a) > ref.prob(mode)) mode = a;
         }
         assertEquals(1.0, s, 1e-9);
-        // tanh(-0.7) = -0.604 lies in bin 19
-        assertTrue(Math.abs(mode - 19) <= 2, "mode at bin " + mode);
+        // the mode lies left of R2's peak region's centre (tanh(-0.7) = -0.604 is bin 19; the
+        // Jacobian of tanh moves the density's mode a little further out); the histogram is noisy
+        assertTrue(mode >= 8 && mode <= 24, "mode at bin " + mode);
+        double nearR2 = 0, nearR1 = 0;
+        for (int a = 10; a <= 30; a++) nearR2 += ref.prob(a);
+        for (int a = 60; a <= 80; a++) nearR1 += ref.prob(a);
+        assertTrue(nearR2 > 0.3 && nearR1 < 0.06, "mass near 20: " + nearR2 + ", near 70: " + nearR1);
         // R1's peak (bin 70) gets little mass, R2's (bin 20) much
         assertTrue(ref.prob(70) < 0.005 && ref.prob(20) > 0.015);
     }
