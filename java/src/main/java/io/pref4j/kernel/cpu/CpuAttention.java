@@ -297,13 +297,13 @@ final class CpuAttention {
         FloatVector sum = FloatVector.zero(S);
         int j = 0;
         for (; j < nv; j += L) {
-            FloatVector e = FloatVector.fromArray(S, a, off + j).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, a, off + j).sub(shift));
             if (j + L > nv) e = e.blend(0f, S.indexInRange(j, nv).not());
             e.intoArray(a, off + j);
             sum = sum.add(e);
         }
         Arrays.fill(a, off + j, off + nc, 0f);
-        return VectorSums.sum(sum);
+        return VectorMath.sum(sum);
     }
 
     // ---------------------------------------------------------------- backward
@@ -381,7 +381,7 @@ final class CpuAttention {
     private static void probsAndGrads(float[] s, float[] ds, int off, int nv, int nc, float lse, float D) {
         int j = 0;
         for (; j < nv; j += L) {
-            FloatVector p = FloatVector.fromArray(S, s, off + j).sub(lse).lanewise(VectorOperators.EXP);
+            FloatVector p = VectorMath.exp(FloatVector.fromArray(S, s, off + j).sub(lse));
             if (j + L > nv) p = p.blend(0f, S.indexInRange(j, nv).not());
             p.intoArray(s, off + j);
             p.mul(FloatVector.fromArray(S, ds, off + j).sub(D)).intoArray(ds, off + j);
@@ -541,7 +541,7 @@ final class CpuAttention {
         int i = 0, ub = n - n % L;
         FloatVector acc = FloatVector.zero(S);
         for (; i < ub; i += L) acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, i), acc);
-        float s = VectorSums.sum(acc);
+        float s = VectorMath.sum(acc);
         for (; i < n; i++) s += a[aOff + i] * b[i];
         return s;
     }
@@ -551,7 +551,7 @@ final class CpuAttention {
         int i = 0, ub = n - n % L;
         FloatVector acc = FloatVector.zero(S);
         for (; i < ub; i += L) acc = FloatVector.fromArray(S, a, i).fma(FloatVector.fromMemorySegment(S, m, (off + i) * 4, NO), acc);
-        float s = VectorSums.sum(acc);
+        float s = VectorMath.sum(acc);
         for (; i < n; i++) s += a[i] * m.getAtIndex(F32, off + i);
         return s;
     }
@@ -569,8 +569,8 @@ final class CpuAttention {
                 a2 = qv.fma(FloatVector.fromMemorySegment(S, M, (o2 + i) * 4, NO), a2);
                 a3 = qv.fma(FloatVector.fromMemorySegment(S, M, (o3 + i) * 4, NO), a3);
             }
-            float s0 = VectorSums.sum(a0), s1 = VectorSums.sum(a1);
-            float s2 = VectorSums.sum(a2), s3 = VectorSums.sum(a3);
+            float s0 = VectorMath.sum(a0), s1 = VectorMath.sum(a1);
+            float s2 = VectorMath.sum(a2), s3 = VectorMath.sum(a3);
             for (int i = ub; i < HS; i++) {
                 s0 += q[i] * M.getAtIndex(F32, o0 + i);
                 s1 += q[i] * M.getAtIndex(F32, o1 + i);
@@ -624,11 +624,11 @@ final class CpuAttention {
         int j = 0, ub = n - n % L;
         FloatVector sum = FloatVector.zero(S);
         for (; j < ub; j += L) {
-            FloatVector e = FloatVector.fromArray(S, a, j).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, a, j).sub(shift));
             e.intoArray(a, j);
             sum = sum.add(e);
         }
-        float s = VectorSums.sum(sum);
+        float s = VectorMath.sum(sum);
         for (; j < n; j++) {
             a[j] = (float) Math.exp(a[j] - shift);
             s += a[j];

@@ -122,7 +122,7 @@ final class CpuLayers {
                 FloatVector x = load(inp, i);
                 FloatVector z = x.mul(x).mul(2f * GELU_C * GELU_S).add(2f * GELU_S).mul(x)
                         .max(-Z_MAX).min(Z_MAX);
-                FloatVector ez = z.neg().lanewise(VectorOperators.EXP);
+                FloatVector ez = VectorMath.exp(z.neg());
                 x.div(ez.add(1f)).intoMemorySegment(out, i * 4, NO);
             }
             for (; i < e; i++) {
@@ -145,7 +145,7 @@ final class CpuLayers {
                 FloatVector x = load(inp, i);
                 FloatVector x2 = x.mul(x);
                 FloatVector z = x2.mul(2f * GELU_C * GELU_S).add(2f * GELU_S).mul(x).max(-Z_MAX).min(Z_MAX);
-                FloatVector ez = z.neg().lanewise(VectorOperators.EXP);
+                FloatVector ez = VectorMath.exp(z.neg());
                 FloatVector sg = FloatVector.broadcast(S, 1f).div(ez.add(1f));
                 FloatVector du2 = x2.mul(6f * GELU_C * GELU_S).add(2f * GELU_S); // 2u'
                 FloatVector g = x.mul(du2).mul(ez.mul(sg)).add(1f).mul(sg);
@@ -176,7 +176,7 @@ final class CpuLayers {
                 FloatVector acc = FloatVector.zero(S);
                 int c = 0;
                 for (; c < ub; c += L) acc = acc.add(load(inp, base + c));
-                float sum = VectorSums.sum(acc);
+                float sum = VectorMath.sum(acc);
                 for (; c < C; c++) sum += get(inp, base + c);
                 float m = sum / C;
                 acc = FloatVector.zero(S);
@@ -185,7 +185,7 @@ final class CpuLayers {
                     FloatVector d = load(inp, base + c).sub(m);
                     acc = d.fma(d, acc);
                 }
-                float ss = VectorSums.sum(acc);
+                float ss = VectorMath.sum(acc);
                 for (; c < C; c++) {
                     float d = get(inp, base + c) - m;
                     ss += d * d;
@@ -241,7 +241,7 @@ final class CpuLayers {
                         FloatVector.fromArray(S, part, C + c).add(go).intoArray(part, C + c);
                         go.fma(nrm, FloatVector.fromArray(S, part, c)).intoArray(part, c);
                     }
-                    float sD = VectorSums.sum(aD), sDN = VectorSums.sum(aDN);
+                    float sD = VectorMath.sum(aD), sDN = VectorMath.sum(aDN);
                     for (; c < C; c++) {
                         float go = get(dout, base + c);
                         float nrm = (get(inp, base + c) - m) * rs;
@@ -361,7 +361,7 @@ final class CpuLayers {
                 FloatVector acc = FloatVector.zero(S);
                 int c = 0;
                 for (; c < ub; c += L) acc = acc.add(load(x, base + c));
-                float s = VectorSums.sum(acc);
+                float s = VectorMath.sum(acc);
                 for (; c < cols; c++) s += get(x, base + c);
                 set(out, r, s);
             }

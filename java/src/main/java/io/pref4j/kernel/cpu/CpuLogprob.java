@@ -196,7 +196,7 @@ final class CpuLogprob {
             int base = v * rg, r = 0;
             for (; r < bound; r += L) {
                 FloatVector d = FloatVector.fromArray(S, zT, base + r).sub(FloatVector.fromArray(S, cm, r));
-                FloatVector e = exp(d);
+                FloatVector e = VectorMath.exp(d);
                 FloatVector.fromArray(S, cs, r).add(e).intoArray(cs, r);
                 e.fma(d, FloatVector.fromArray(S, ct, r)).intoArray(ct, r);
             }
@@ -306,7 +306,7 @@ final class CpuLogprob {
             int base = v * rg, r = 0;
             for (; r < bound; r += L) {
                 FloatVector z = FloatVector.fromArray(S, zT, base + r);
-                FloatVector p = exp(z.sub(FloatVector.fromArray(S, rowLse, r)));
+                FloatVector p = VectorMath.exp(z.sub(FloatVector.fromArray(S, rowLse, r)));
                 FloatVector w = z.add(FloatVector.fromArray(S, rowHmL, r))
                         .fma(FloatVector.fromArray(S, coefB, r), FloatVector.fromArray(S, coefA, r));
                 p.mul(w).neg().intoArray(zT, base + r);
@@ -321,35 +321,5 @@ final class CpuLogprob {
             int t = rowTarget[r] - v0;
             if (t >= 0 && t < vc) zT[t * rg + r] += coefA[r];
         }
-    }
-
-    // ------------------------------------------------------------------ vector exp
-
-    private static final float EXP_LO = -87.33654f, EXP_HI = 88.0f;
-    private static final float LOG2E = 1.44269504088896341f, ROUND = 12582912f; // 1.5·2²³
-    private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
-
-    /**
-     * exp(x) per lane, Cephes-style: x = n·ln2 + r with |r| ≤ ln2/2, exp(r) by a degree-7
-     * polynomial (relative error ≈ 1–2 ulp), times 2ⁿ built in the exponent bits. Lanes
-     * below −87.34 (including −∞) give 0; lanes above 88 are clamped to exp(88).
-     * (The Vector API's own EXP is not intrinsified on every JDK/CPU and is then ~10× slower.)
-     */
-    static FloatVector exp(FloatVector x) {
-        VectorMask<Float> under = x.lt(EXP_LO);
-        x = x.max(EXP_LO).min(EXP_HI);
-        FloatVector t = x.fma(LOG2E, ROUND);           // round(x·log2e) in the low mantissa bits
-        FloatVector n = t.sub(ROUND);
-        FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
-        r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
-        FloatVector p = r.fma(1.9875691500E-4f, 1.3981999507E-3f);
-        p = p.fma(r, FloatVector.broadcast(S, 8.3334519073E-3f));
-        p = p.fma(r, FloatVector.broadcast(S, 4.1665795894E-2f));
-        p = p.fma(r, FloatVector.broadcast(S, 1.6666665459E-1f));
-        p = p.fma(r, FloatVector.broadcast(S, 5.0000001201E-1f));
-        p = p.fma(r.mul(r), r).add(1f);
-        IntVector bits = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND)).add(127)
-                .lanewise(VectorOperators.LSHL, 23);
-        return p.mul(bits.reinterpretAsFloats()).blend(0f, under);
     }
 }

@@ -105,7 +105,7 @@ final class CpuOptim {
                         acc = d.fma(d, acc);
                     }
                 }
-                double sum = VectorSums.sum(acc);
+                double sum = VectorMath.sum(acc);
                 for (; i < i1; i++) {
                     double d = x.getAtIndex(F32, i);
                     sum += d * d;

@@ -106,7 +106,7 @@ final class CpuSampler {
     private static void expShifted(float[] x, float m, float[] w, int n) {
         FloatVector vm = FloatVector.broadcast(S, m);
         int i = 0, bound = S.loopBound(n);
-        for (; i < bound; i += L) CpuLogprob.exp(FloatVector.fromArray(S, x, i).sub(vm)).intoArray(w, i);
+        for (; i < bound; i += L) VectorMath.exp(FloatVector.fromArray(S, x, i).sub(vm)).intoArray(w, i);
         for (; i < n; i++) w[i] = (float) Math.exp(x[i] - m);
     }
 
@@ -120,8 +120,8 @@ final class CpuSampler {
         while (i < bound) {
             int end = Math.min(bound, i + 4096);
             FloatVector acc = FloatVector.zero(S);
-            for (; i < end; i += L) acc = acc.add(CpuLogprob.exp(FloatVector.fromArray(S, z, i).sub(vm)));
-            sum += VectorSums.sum(acc);
+            for (; i < end; i += L) acc = acc.add(VectorMath.exp(FloatVector.fromArray(S, z, i).sub(vm)));
+            sum += VectorMath.sum(acc);
         }
         for (; i < V; i++) sum += Math.exp((double) z[i] - m);
         return m + Math.log(sum);
