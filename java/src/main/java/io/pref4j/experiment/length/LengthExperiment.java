@@ -130,6 +130,12 @@ public final class LengthExperiment implements Callable<Integer> {
             log.printf(Locale.ROOT, "== seed %d (%d/%d), size %s ==%n", s, si + 1, seeds, z.name());
             Path seedDir = out.resolve("seed-" + s);
             Map<LengthTasks.Task, TaskData> prepared = TaskData.prepare(s, z.prep(), taskList, seedDir, threads, log);
+            if (si == 0) {
+                // untimed warm-up, so that JIT compilation does not count against the first timed run
+                TaskData td = prepared.get(taskList.getFirst());
+                MethodRunner.run(td.setup(), new MethodRunner.Method("warmup", List.of("loss.type=dpo", "loop.iterations=3")),
+                        common(z, z.batch(), z.iterations()), td.proxy(), td.offline(), 1_000, td.reference(), seedDir.resolve("warmup"));
+            }
             for (LengthTasks.Task task : taskList) {
                 TaskData td = prepared.get(task);
                 data.computeIfAbsent(task, x -> new ArrayList<>()).add(td);
