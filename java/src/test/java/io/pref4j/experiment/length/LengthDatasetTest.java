@@ -66,7 +66,7 @@ class LengthDatasetTest {
         List<LengthTasks.Sampled> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int la = 5 + r.nextInt(15) + r.nextInt(15) + r.nextInt(12), lb = 5 + r.nextInt(15) + r.nextInt(15) + r.nextInt(12);
-            out.add(new LengthTasks.Sampled(P, ids(la, r.nextInt(50)), ids(lb, r.nextInt(50))));
+            out.add(new LengthTasks.Sampled(P, r.ints(la, 0, 256).toArray(), r.ints(lb, 0, 256).toArray()));
         }
         return out;
     }
@@ -77,17 +77,22 @@ class LengthDatasetTest {
         List<LengthTasks.Pair> skew = LengthTasks.dataset(LengthTasks.Task.SKEW, s, 17, 9);
         List<LengthTasks.Pair> min = LengthTasks.dataset(LengthTasks.Task.MIN, s, 17, 9);
         assertFalse(skew.isEmpty());
-        java.util.Set<List<Integer>> originals = new HashSet<>();
+        List<int[]> originals = new ArrayList<>();
         for (LengthTasks.Sampled x : s) {
-            originals.add(Arrays.stream(x.a()).boxed().toList());
-            originals.add(Arrays.stream(x.b()).boxed().toList());
+            originals.add(x.a());
+            originals.add(x.b());
         }
         for (LengthTasks.Pair p : skew) {
             assertTrue(p.chosen().length < p.rejected().length, "shorter preferred");
             for (int[] r : List.of(p.chosen(), p.rejected())) {
-                assertTrue(r.length >= 1 && r.length <= Math.round(LengthTasks.SKEW_HI * 46) + 1, "truncated: " + r.length);
-                assertFalse(originals.contains(Arrays.stream(r).boxed().toList()) && r.length > 2,
-                        "a truncated response is not one of π_ref's full responses");
+                boolean truncatedPrefix = false;
+                for (int[] o : originals) {
+                    int lo = Math.max(1, (int) Math.round(LengthTasks.SKEW_LO * o.length));
+                    int hi = Math.max(1, (int) Math.round(LengthTasks.SKEW_HI * o.length));
+                    if (r.length >= lo && r.length <= hi && r.length < o.length
+                            && Arrays.equals(r, Arrays.copyOf(o, r.length))) truncatedPrefix = true;
+                }
+                assertTrue(truncatedPrefix, "every Skew response is a 15-35% prefix of a π_ref response: " + Arrays.toString(r));
             }
         }
         for (LengthTasks.Pair p : min) assertTrue(p.chosen().length < p.rejected().length);
