@@ -39,7 +39,8 @@ public final class CudaException extends RuntimeException {
 
     /** True for cudaErrorMemoryAllocation and CUBLAS_STATUS_ALLOC_FAILED. */
     public boolean isOutOfMemory() {
-        return getMessage() != null && getMessage().contains("out of memory");
+        String m = getMessage();
+        return m != null && (m.contains("out of memory") || m.contains("out of GPU memory"));
     }
 
     /**
