@@ -47,6 +47,11 @@ public final class GpuCheckCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** Standalone entry (before or without registration in Main): java -cp pref4j-all.jar io.pref4j.cli.GpuCheckCommand. */
+    public static void main(String[] args) {
+        System.exit(new picocli.CommandLine(new GpuCheckCommand()).execute(args));
+    }
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();

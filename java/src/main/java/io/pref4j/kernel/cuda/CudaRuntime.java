@@ -47,6 +47,13 @@ public final class CudaRuntime {
     static final int ATTR_MULTIPROCESSOR_COUNT = 16, ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76;
     static final int STREAM_NON_BLOCKING = 1;
 
+    /** Every runtime symbol bound below: the kernel library's runtime is used only when it exports all. */
+    private static final List<String> REQUIRED = List.of("cudaGetDeviceCount", "cudaSetDevice", "cudaGetDevice",
+            "cudaDeviceGetAttribute", "cudaGetDeviceProperties", "cudaMemGetInfo", "cudaMalloc", "cudaFree",
+            "cudaMemcpyAsync", "cudaMemsetAsync", "cudaStreamCreateWithFlags", "cudaStreamSynchronize",
+            "cudaStreamDestroy", "cudaGetLastError", "cudaGetErrorName", "cudaGetErrorString",
+            "cudaRuntimeGetVersion", "cudaDriverGetVersion");
+
     private static final NativeLibs.Result LIB = chooseLibrary();
     private static final NativeLibs.Binder B = new NativeLibs.Binder(LIB.ok() ? LIB.loaded().lookup() : null);
 
@@ -72,8 +79,7 @@ public final class CudaRuntime {
     /** Runtime inside the kernel library when it exports it, else libcudart.so.13. */
     private static NativeLibs.Result chooseLibrary() {
         NativeLibs.Loaded kernels = Pref4jNative.loadedLibrary();
-        if (kernels != null && kernels.lookup().find("cudaMalloc").isPresent()
-                && kernels.lookup().find("cudaGetDeviceCount").isPresent()) {
+        if (kernels != null && REQUIRED.stream().allMatch(n -> kernels.lookup().find(n).isPresent())) {
             return new NativeLibs.Result(new NativeLibs.Loaded(kernels.lookup(), kernels.path() + " (static CUDA runtime)"), null);
         }
         return NativeLibs.open("the CUDA runtime (" + SONAME + ")",
