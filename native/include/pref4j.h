@@ -70,6 +70,46 @@ int p4j_abi_version(void);
  */
 int p4j_check_ints(const void* x, long long n, int lo, int hi, void* stream);
 
+/* ------------------------------------------------------------------ runtime (library.cu) */
+
+/*
+ * Thin wrappers over the CUDA runtime that this library embeds statically, so that a host
+ * needs no libcudart.so of its own: out-parameters are HOST pointers; every function returns
+ * 0 or a cudaError_t (or P4J_E_INVALID_ARGUMENT for a NULL out-parameter / negative size).
+ * Streams are cudaStream_t as void*; NULL is the legacy default stream. All of them use
+ * the primary context of the current device, which cuBLAS shares.
+ */
+/** *count = number of CUDA devices (0 with a driver but no device; a cudaError_t such as
+ *  35, cudaErrorInsufficientDriver, when there is no usable driver). */
+int p4j_device_count(int* count);
+/** Makes `device` current for the calling host thread. */
+int p4j_set_device(int device);
+/** The device's name into buf (NUL-terminated, at most len bytes), and its compute
+ *  capability as major*10 + minor into *cc (cc may be NULL). */
+int p4j_device_info(int device, char* buf, int len, int* cc);
+/** Free and total device memory of the current device, in bytes. */
+int p4j_mem_get_info(long long* free_bytes, long long* total_bytes);
+/** *ptr = cudaMalloc(bytes) (bytes 0 gives NULL and 0). */
+int p4j_malloc(void** ptr, long long bytes);
+/** cudaFree (NULL is fine). */
+int p4j_free(void* ptr);
+/** Pinned host memory: cudaMallocHost / cudaFreeHost. */
+int p4j_malloc_host(void** ptr, long long bytes);
+int p4j_free_host(void* ptr);
+/** cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream): any direction (unified
+ *  addressing tells host from device). With pageable host memory it returns once the
+ *  source is consumed; a device-to-host copy needs p4j_stream_synchronize before reading. */
+int p4j_memcpy_async(void* dst, const void* src, long long bytes, void* stream);
+/** cudaMemsetAsync(ptr, value, bytes, stream). */
+int p4j_memset_async(void* ptr, int value, long long bytes, void* stream);
+/** *stream = a new non-blocking stream; destroy with p4j_stream_destroy. */
+int p4j_stream_create(void** stream);
+int p4j_stream_destroy(void* stream);
+int p4j_stream_synchronize(void* stream);
+int p4j_device_synchronize(void);
+/** cudaGetLastError: returns and clears the last (non-sticky) error of this thread. */
+int p4j_get_last_error(void);
+
 /* ------------------------------------------------------------------ elementwise (elementwise.cu) */
 
 /** x[i] = value for i in [0, n). */
@@ -145,8 +185,9 @@ int p4j_embedding_backward(void* dwte, void* dwpe, const void* dout, const void*
  * HS = C/NH. lengths[B] int32 (values > T are treated as T, < 0 as 0). Query t < lengths[b]
  * attends to keys s <= t, scale 1/sqrt(HS). out[B,T,C] (=), lse[B,NH,T] (=) log-sum-exp of
  * the scaled scores. Rows t >= lengths[b]: out = 0, lse = 0.
- * HS 64 and 128: bf16 tensor cores (mma.sync m16n8k16, fp32 accumulate; q,k,v rounded to
- * bf16 in shared memory, softmax in fp32). Other HS (<= 256): an fp32 fallback.
+ * HS 64 and 128 with 16-byte-aligned out and qkv: bf16 tensor cores (mma.sync m16n8k16, fp32
+ * accumulate; q,k,v rounded to bf16 in shared memory, softmax in fp32). Other HS (<= 256) or
+ * unaligned pointers: an fp32 fallback (one warp per query; slow, for tests and odd shapes).
  * C % NH != 0 or HS > 256: P4J_E_UNSUPPORTED.
  */
 int p4j_attention_forward(void* out, void* lse, const void* qkv, const void* lengths,
@@ -157,7 +198,8 @@ int p4j_attention_forward(void* out, void* lse, const void* qkv, const void* len
  * qkv, out, lse (lse must come from p4j_attention_forward on the same qkv). Padding rows of
  * dqkv are 0; padding never receives gradient. dqkv is zeroed (cudaMemsetAsync) and then
  * filled: dk, dv by plain stores, dq by fp32 atomics (atomic, like FlashAttention-2).
- * HS 64/128 use bf16 tensor cores; other HS an fp32 fallback (also atomic for dk, dv).
+ * HS 64/128 (16-byte-aligned dqkv, dout, qkv) use bf16 tensor cores; other HS an fp32
+ * fallback (also atomic for dk, dv).
  */
 int p4j_attention_backward(void* dqkv, const void* dout, const void* qkv, const void* out,
                            const void* lse, const void* lengths, int B, int T, int C, int NH,
