@@ -3,8 +3,9 @@
 #
 #   tools/bundle/make_bundle.sh [--no-build] [--out DIR]
 #
-# Produces DIR (default: bundle/ at the repository root) and DIR.tar.xz beside it (.tar.gz
-# when xz is missing):
+# Produces DIR (default: bundle/ at the repository root) and its archive
+# target/pref4j-bundle-<platform>.tar.xz (.tar.gz when xz is missing; --archive FILE.tar.xz
+# to choose):
 #   DIR/pref4j                    the repository launcher (it runs runtime/bin/java and
 #                                 lib/pref4j-*-all.jar when they sit beside it)
 #   DIR/bench                     runs the JMH benchmarks: bench [JMH options]
@@ -30,10 +31,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="$here/bundle"
 build=1
+archive_arg=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
     --out) out="$(realpath -m "$2")"; shift ;;
+    --archive) archive_arg="$(realpath -m "$2")"; shift ;;
     -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "make_bundle: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -71,7 +74,7 @@ deps="$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-relea
 modules="$(printf '%s,%s' "$base" "$deps" | tr ',' '\n' | sed '/^$/d' | sort -u | paste -sd, -)"
 echo "make_bundle: modules $modules"
 
-rm -rf "$out" "$out.tar.gz" "$out.tar.xz"
+rm -rf "$out"
 mkdir -p "$out/lib"
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages \
   --compress="${JLINK_COMPRESS:-zip-0}" --output "$out/runtime"
@@ -88,12 +91,16 @@ LAUNCH
 chmod +x "$out/pref4j" "$out/bench"
 
 name="$(basename "$out")"
-if command -v xz >/dev/null; then
-  archive="$out.tar.xz"
-  ( cd "$(dirname "$out")" && XZ_OPT="${XZ_OPT:--9 -T0}" tar -cJf "$archive" "$name" )
+if [ -n "$archive_arg" ]; then archive="$archive_arg"
 else
-  archive="$out.tar.gz"
-  ( cd "$(dirname "$out")" && tar -czf "$archive" "$name" )
+  ext=tar.gz; command -v xz >/dev/null && ext=tar.xz
+  archive="$here/target/pref4j-bundle-linux-$(uname -m).$ext"
 fi
+mkdir -p "$(dirname "$archive")"
+rm -f "$archive"
+case "$archive" in
+  *.tar.xz) ( cd "$(dirname "$out")" && XZ_OPT="${XZ_OPT:--9 -T0}" tar -cJf "$archive" "$name" ) ;;
+  *) ( cd "$(dirname "$out")" && tar -czf "$archive" "$name" ) ;;
+esac
 echo "make_bundle: $out ($(du -sh "$out" | cut -f1) unpacked)"
 echo "make_bundle: $archive ($(du -h "$archive" | cut -f1) compressed, $(stat -c %s "$archive") bytes)"

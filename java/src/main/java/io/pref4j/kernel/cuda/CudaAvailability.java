@@ -6,8 +6,9 @@ import java.util.Locale;
 
 /**
  * Whether the CUDA backend can run here, and if not, why, in one line. The checks run in
- * the order a user would fix them: platform, driver ({@code libcuda.so.1}), CUDA runtime,
- * a device, pref4j's kernel library, cuBLAS. Nothing here throws.
+ * the order a user would fix them: platform, driver ({@code libcuda.so.1}), a device (through
+ * the kernel library's runtime, or libcudart when the library is missing), pref4j's kernel
+ * library, cuBLAS. Nothing here throws.
  */
 public final class CudaAvailability {
     private CudaAvailability() {}
@@ -45,17 +46,26 @@ public final class CudaAvailability {
             }
             String driverError = driverError();
             if (driverError != null) return Probe.no(driverError);
-            if (!CudaRuntime.loaded()) return Probe.no(CudaRuntime.loadError());
-            int[] dc = CudaRuntime.probeDeviceCount();
-            String deviceError = deviceError(dc[0], dc[1], CudaRuntime.errorName(dc[0]), CudaRuntime.errorString(dc[0]),
-                    CudaRuntime.driverVersion());
-            if (deviceError != null) return Probe.no(deviceError);
+            if (!CudaRuntime.loaded() && !Pref4jNative.loaded()) {
+                return Probe.no(Pref4jNative.loadError() + "; and " + CudaRuntime.loadError());
+            }
+            if (CudaRuntime.loaded()) { // through the kernel library, else libcudart: a device before the library
+                int[] dc = CudaRuntime.probeDeviceCount();
+                String deviceError = deviceError(dc[0], dc[1], CudaRuntime.errorName(dc[0]), statusText(dc[0]),
+                        CudaRuntime.driverVersion());
+                if (deviceError != null) return Probe.no(deviceError);
+            }
             if (!Pref4jNative.loaded()) return Probe.no(Pref4jNative.loadError());
             if (!Cublas.loaded()) return Probe.no(Cublas.loadError());
             return new Probe(true, null, describe(0));
         } catch (RuntimeException | LinkageError e) {
             return Probe.no("CUDA detection failed: " + e);
         }
+    }
+
+    private static String statusText(int status) {
+        String s = Pref4jNative.loaded() ? Pref4jNative.statusString(status) : null;
+        return s != null ? s : CudaRuntime.errorString(status);
     }
 
     /** Null when the driver library loads, else the reason. */
@@ -95,11 +105,10 @@ public final class CudaAvailability {
     /** "cuda:0 NAME, sm_XY, N GiB" for a device. */
     static String describe(int device) {
         String name = CudaRuntime.deviceName(device);
-        int major = CudaRuntime.attribute(CudaRuntime.ATTR_CC_MAJOR, device);
-        int minor = CudaRuntime.attribute(CudaRuntime.ATTR_CC_MINOR, device);
+        int cc = CudaRuntime.computeCapability(device);
         CudaRuntime.setDevice(device);
         long[] mem = CudaRuntime.memInfo();
-        return String.format(Locale.ROOT, "cuda:%d %s, sm_%d%d, %.1f GiB", device, name, major, minor,
+        return String.format(Locale.ROOT, "cuda:%d %s, sm_%d, %.1f GiB", device, name, cc,
                 mem[1] / (1024.0 * 1024 * 1024));
     }
 }

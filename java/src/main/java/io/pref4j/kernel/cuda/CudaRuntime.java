@@ -15,17 +15,19 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * Bindings to the CUDA runtime API (the few calls pref4j needs), with every status checked.
+ * The CUDA runtime calls pref4j needs (device count and info, memory, copies, streams), with
+ * every status checked.
  *
  * <h2>Which runtime</h2>
- * pref4j's kernel library links the CUDA runtime statically. When it exports the runtime's
- * symbols ({@code cudaMalloc}, ...), these bindings use them: one runtime instance then
- * owns the allocations, the stream and the kernel launches. When it does not (symbols
- * hidden, or the kernel library absent, as during detection), they bind the shared
- * {@code libcudart.so.13} from {@code -Dpref4j.cuda.cudart} / {@code PREF4J_CUDART} (a file
- * or folder), {@code CUDA_HOME}, {@code /usr/local/cuda} or the system path. Both runtimes
- * work on the device's primary context, so device pointers and streams created through one
- * are valid in the other (as with cuBLAS, which carries its own runtime too).
+ * pref4j's kernel library links the CUDA runtime statically and exports thin wrappers over
+ * it ({@code p4j_malloc}, {@code p4j_memcpy_async}, ...; see pref4j.h). When that library is
+ * loaded, every call here goes through those wrappers: one runtime instance then owns the
+ * allocations, the stream and the kernel launches, and the host needs no
+ * {@code libcudart.so} at all (only the driver, and cuBLAS, which shares the device's
+ * primary context). Only when the kernel library is absent are these bindings made to the
+ * shared {@code libcudart.so.13} ({@code -Dpref4j.cuda.cudart} / {@code PREF4J_CUDART}, a file
+ * or folder; {@code CUDA_HOME}; {@code /usr/local/cuda}; the system path), so that detection
+ * can still tell "no device" from "no kernel library", and status codes still get names.
  *
  * <p>Pointers (device, host, streams) are passed as {@link MemorySegment}s whose address is
  * the pointer; sizes as {@code long} (size_t).
@@ -48,7 +50,7 @@ public final class CudaRuntime {
     static final int STREAM_NON_BLOCKING = 1;
 
     /** Every runtime symbol bound below: the kernel library's runtime is used only when it exports all. */
-    private static final List<String> REQUIRED = List.of("cudaGetDeviceCount", "cudaSetDevice", "cudaGetDevice",
+    private static final List<String> REQUIRED = List.of("cudaGetDeviceCount", "cudaSetDevice",
             "cudaDeviceGetAttribute", "cudaGetDeviceProperties", "cudaMemGetInfo", "cudaMalloc", "cudaFree",
             "cudaMemcpyAsync", "cudaMemsetAsync", "cudaStreamCreateWithFlags", "cudaStreamSynchronize",
             "cudaStreamDestroy", "cudaGetLastError", "cudaGetErrorName", "cudaGetErrorString",
@@ -59,7 +61,6 @@ public final class CudaRuntime {
 
     private static final MethodHandle cudaGetDeviceCount = B.bind("cudaGetDeviceCount", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle cudaSetDevice = B.bind("cudaSetDevice", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle cudaGetDevice = B.bind("cudaGetDevice", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle cudaDeviceGetAttribute = B.bind("cudaDeviceGetAttribute", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     private static final MethodHandle cudaGetDeviceProperties = B.bind("cudaGetDeviceProperties", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle cudaMemGetInfo = B.bind("cudaMemGetInfo", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
@@ -76,8 +77,13 @@ public final class CudaRuntime {
     private static final MethodHandle cudaRuntimeGetVersion = B.bind("cudaRuntimeGetVersion", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle cudaDriverGetVersion = B.bind("cudaDriverGetVersion", FunctionDescriptor.of(JAVA_INT, ADDRESS));
 
-    /** Runtime inside the kernel library when it exports it, else libcudart.so.13. */
+    /**
+     * libcudart.so.13 when the kernel library (whose runtime wrappers are preferred) is not
+     * usable; otherwise nothing is loaded. A kernel library that exports the runtime's own
+     * symbols is used for them directly.
+     */
     private static NativeLibs.Result chooseLibrary() {
+        if (Pref4jNative.loaded()) return new NativeLibs.Result(null, null);
         NativeLibs.Loaded kernels = Pref4jNative.loadedLibrary();
         if (kernels != null && REQUIRED.stream().allMatch(n -> kernels.lookup().find(n).isPresent())) {
             return new NativeLibs.Result(new NativeLibs.Loaded(kernels.lookup(), kernels.path() + " (static CUDA runtime)"), null);
@@ -86,15 +92,21 @@ public final class CudaRuntime {
                 NativeLibs.candidates(NativeLibs.setting("pref4j.cuda.cudart", "PREF4J_CUDART"), SONAME));
     }
 
+    /** True when calls go through the kernel library's p4j_* runtime wrappers. */
+    static boolean viaKernels() {
+        return Pref4jNative.loaded();
+    }
+
     // ---------------------------------------------------------------- loading
 
     /** True when the runtime library loaded and every symbol bound. */
     public static boolean loaded() {
-        return LIB.ok() && B.missing().isEmpty();
+        return viaKernels() || (LIB.ok() && B.missing().isEmpty());
     }
 
     /** Why the runtime is unusable, or null when it is usable. */
     public static String loadError() {
+        if (viaKernels()) return null;
         if (!LIB.ok()) return LIB.error();
         List<String> missing = B.missing();
         return missing.isEmpty() ? null : LIB.loaded().path() + " lacks " + String.join(", ", missing);
@@ -102,6 +114,7 @@ public final class CudaRuntime {
 
     /** Where the runtime's symbols come from. */
     public static String source() {
+        if (viaKernels()) return Pref4jNative.source() + " (its static CUDA runtime, through the p4j_* wrappers)";
         return LIB.ok() ? LIB.loaded().path() : null;
     }
 
@@ -134,6 +147,7 @@ public final class CudaRuntime {
 
     /** cudaGetErrorString(status), or null when the runtime is not loaded. */
     public static String errorString(int status) {
+        if (cudaGetErrorString == null && Pref4jNative.loadedLibrary() != null) return Pref4jNative.statusString(status);
         return callString(cudaGetErrorString, status);
     }
 
@@ -167,6 +181,11 @@ public final class CudaRuntime {
 
     /** cudaGetDeviceCount. */
     public static int deviceCount() {
+        if (viaKernels()) {
+            int[] r = probeDeviceCount();
+            check("p4j_device_count", r[0]);
+            return r[1];
+        }
         require(cudaGetDeviceCount, "cudaGetDeviceCount");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_INT);
@@ -182,6 +201,13 @@ public final class CudaRuntime {
      * cudaGetDeviceCount's status without throwing (for detection): {status, count}.
      */
     static int[] probeDeviceCount() {
+        if (viaKernels()) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment out = a.allocate(JAVA_INT);
+                int st = Pref4jNative.deviceCountStatus(out);
+                return new int[] {st, st == SUCCESS ? out.get(JAVA_INT, 0) : 0};
+            }
+        }
         if (cudaGetDeviceCount == null) return new int[] {CudaException.NOT_LOADED, 0};
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_INT);
@@ -193,6 +219,10 @@ public final class CudaRuntime {
     }
 
     public static void setDevice(int device) {
+        if (viaKernels()) {
+            Pref4jNative.setDevice(device);
+            return;
+        }
         require(cudaSetDevice, "cudaSetDevice");
         try {
             int st = (int) cudaSetDevice.invokeExact(device);
@@ -202,20 +232,20 @@ public final class CudaRuntime {
         }
     }
 
-    public static int getDevice() {
-        require(cudaGetDevice, "cudaGetDevice");
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(JAVA_INT);
-            int st = (int) cudaGetDevice.invokeExact(out);
-            check("cudaGetDevice", st);
-            return out.get(JAVA_INT, 0);
-        } catch (Throwable t) {
-            throw failed("cudaGetDevice", t);
+    /** The compute capability as major*10 + minor (e.g. 90). */
+    public static int computeCapability(int device) {
+        if (viaKernels()) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment name = a.allocate(256), cc = a.allocate(JAVA_INT);
+                Pref4jNative.deviceInfo(device, name, 256, cc);
+                return cc.get(JAVA_INT, 0);
+            }
         }
+        return attribute(ATTR_CC_MAJOR, device) * 10 + attribute(ATTR_CC_MINOR, device);
     }
 
-    /** cudaDeviceGetAttribute(attr, device). */
-    public static int attribute(int attr, int device) {
+    /** cudaDeviceGetAttribute(attr, device) (libcudart only). */
+    static int attribute(int attr, int device) {
         require(cudaDeviceGetAttribute, "cudaDeviceGetAttribute");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_INT);
@@ -232,6 +262,13 @@ public final class CudaRuntime {
      * version; the struct is written into a buffer far larger than any version's size.
      */
     public static String deviceName(int device) {
+        if (viaKernels()) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment name = a.allocate(256);
+                Pref4jNative.deviceInfo(device, name, 256, MemorySegment.NULL);
+                return name.getString(0, StandardCharsets.UTF_8);
+            }
+        }
         require(cudaGetDeviceProperties, "cudaGetDeviceProperties");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment prop = a.allocate(16384, 16);
@@ -248,6 +285,13 @@ public final class CudaRuntime {
 
     /** {free, total} bytes of device memory (cudaMemGetInfo). */
     public static long[] memInfo() {
+        if (viaKernels()) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment free = a.allocate(JAVA_LONG), total = a.allocate(JAVA_LONG);
+                Pref4jNative.memGetInfo(free, total);
+                return new long[] {free.get(JAVA_LONG, 0), total.get(JAVA_LONG, 0)};
+            }
+        }
         require(cudaMemGetInfo, "cudaMemGetInfo");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment free = a.allocate(JAVA_LONG), total = a.allocate(JAVA_LONG);
@@ -287,18 +331,19 @@ public final class CudaRuntime {
      * how much was asked, how much is free and what to reduce.
      */
     public static long malloc(long bytes) {
-        require(cudaMalloc, "cudaMalloc");
         int st;
         long ptr;
+        String call = viaKernels() ? "p4j_malloc" : "cudaMalloc";
+        if (!viaKernels()) require(cudaMalloc, "cudaMalloc");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ADDRESS);
-            st = (int) cudaMalloc.invokeExact(out, bytes);
+            st = viaKernels() ? Pref4jNative.mallocStatus(out, bytes) : (int) cudaMalloc.invokeExact(out, bytes);
             ptr = out.get(ADDRESS, 0).address();
         } catch (Throwable t) {
-            throw failed("cudaMalloc", t);
+            throw failed(call, t);
         }
         if (st == ERROR_MEMORY_ALLOCATION) {
-            lastError(); // clear the sticky-free error state
+            lastError(); // clear the (non-sticky) error
             long free = -1, total = -1;
             try {
                 long[] info = memInfo();
@@ -307,13 +352,17 @@ public final class CudaRuntime {
             } catch (CudaException ignored) {
                 // keep unknown
             }
-            throw CudaException.outOfMemory("cudaMalloc", st, bytes, free, total);
+            throw CudaException.outOfMemory(call, st, bytes, free, total);
         }
-        check("cudaMalloc(" + bytes + " bytes)", st);
+        check(call + "(" + bytes + " bytes)", st);
         return ptr;
     }
 
     public static void free(long ptr) {
+        if (viaKernels()) {
+            Pref4jNative.free(ptr(ptr));
+            return;
+        }
         require(cudaFree, "cudaFree");
         try {
             int st = (int) cudaFree.invokeExact(MemorySegment.ofAddress(ptr));
@@ -325,6 +374,10 @@ public final class CudaRuntime {
 
     /** cudaMemcpyAsync(dst, src, bytes, kind, stream). */
     public static void memcpyAsync(MemorySegment dst, MemorySegment src, long bytes, int kind, MemorySegment stream) {
+        if (viaKernels()) { // cudaMemcpyDefault: the direction follows from the addresses
+            Pref4jNative.memcpyAsync(dst, src, bytes, stream);
+            return;
+        }
         require(cudaMemcpyAsync, "cudaMemcpyAsync");
         try {
             int st = (int) cudaMemcpyAsync.invokeExact(dst, src, bytes, kind, stream);
@@ -336,6 +389,10 @@ public final class CudaRuntime {
 
     /** cudaMemsetAsync(ptr, value, bytes, stream). */
     public static void memsetAsync(MemorySegment ptr, int value, long bytes, MemorySegment stream) {
+        if (viaKernels()) {
+            Pref4jNative.memsetAsync(ptr, value, bytes, stream);
+            return;
+        }
         require(cudaMemsetAsync, "cudaMemsetAsync");
         try {
             int st = (int) cudaMemsetAsync.invokeExact(ptr, value, bytes, stream);
@@ -349,6 +406,13 @@ public final class CudaRuntime {
 
     /** A new stream that does not synchronise with the legacy default stream. */
     public static MemorySegment streamCreate() {
+        if (viaKernels()) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment out = a.allocate(ADDRESS);
+                Pref4jNative.streamCreate(out);
+                return out.get(ADDRESS, 0);
+            }
+        }
         require(cudaStreamCreateWithFlags, "cudaStreamCreateWithFlags");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ADDRESS);
@@ -361,6 +425,10 @@ public final class CudaRuntime {
     }
 
     public static void streamSynchronize(MemorySegment stream) {
+        if (viaKernels()) {
+            Pref4jNative.streamSynchronize(stream);
+            return;
+        }
         require(cudaStreamSynchronize, "cudaStreamSynchronize");
         try {
             int st = (int) cudaStreamSynchronize.invokeExact(stream);
@@ -371,6 +439,10 @@ public final class CudaRuntime {
     }
 
     public static void streamDestroy(MemorySegment stream) {
+        if (viaKernels()) {
+            Pref4jNative.streamDestroy(stream);
+            return;
+        }
         require(cudaStreamDestroy, "cudaStreamDestroy");
         try {
             int st = (int) cudaStreamDestroy.invokeExact(stream);
@@ -382,6 +454,7 @@ public final class CudaRuntime {
 
     /** cudaGetLastError (returns and clears the last launch error). */
     public static int lastError() {
+        if (viaKernels()) return Pref4jNative.getLastError();
         if (cudaGetLastError == null) return CudaException.NOT_LOADED;
         try {
             return (int) cudaGetLastError.invokeExact();

@@ -51,6 +51,20 @@ public final class Pref4jNative {
     private static final MethodHandle P4J_VERSION = B.bind("p4j_version", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle P4J_ABI_VERSION = B.bind("p4j_abi_version", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle P4J_CHECK_INTS = B.bind("p4j_check_ints", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_DEVICE_COUNT = B.bind("p4j_device_count", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_SET_DEVICE = B.bind("p4j_set_device", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle P4J_DEVICE_INFO = B.bind("p4j_device_info", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_MEM_GET_INFO = B.bind("p4j_mem_get_info", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle P4J_MALLOC = B.bind("p4j_malloc", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle P4J_FREE = B.bind("p4j_free", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_MALLOC_HOST = B.bind("p4j_malloc_host", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle P4J_FREE_HOST = B.bind("p4j_free_host", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_MEMCPY_ASYNC = B.bind("p4j_memcpy_async", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    private static final MethodHandle P4J_MEMSET_ASYNC = B.bind("p4j_memset_async", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS));
+    private static final MethodHandle P4J_STREAM_CREATE = B.bind("p4j_stream_create", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_STREAM_DESTROY = B.bind("p4j_stream_destroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_STREAM_SYNCHRONIZE = B.bind("p4j_stream_synchronize", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_DEVICE_SYNCHRONIZE = B.bind("p4j_device_synchronize", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle P4J_FILL = B.bind("p4j_fill", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_FLOAT, ADDRESS));
     private static final MethodHandle P4J_ADD = B.bind("p4j_add", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
     private static final MethodHandle P4J_ACCUMULATE = B.bind("p4j_accumulate", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
@@ -84,7 +98,7 @@ public final class Pref4jNative {
     private static final MethodHandle P4J_REINFORCE_LOSS = B.bind("p4j_reinforce_loss", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, ADDRESS));
     private static final MethodHandle P4J_PPO_ADVANTAGES = B.bind("p4j_ppo_advantages", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_PPO_LOSS = B.bind("p4j_ppo_loss", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, ADDRESS));
-
+    private static final MethodHandle P4J_GET_LAST_ERROR = B.bind("p4j_get_last_error", FunctionDescriptor.of(JAVA_INT));
 
     /** The user's path, else the jar's bundled copy. */
     private static NativeLibs.Result load() {
@@ -199,6 +213,35 @@ public final class Pref4jNative {
         return new CudaException(kernel, kernel + " could not be called: " + t, t);
     }
 
+    // ---------------------------------------------------------------- raw statuses (callers decide what they mean)
+
+    /** p4j_malloc's status without throwing (out-of-memory gets its own message from CudaRuntime). */
+    static int mallocStatus(MemorySegment ptrOut, long bytes) {
+        try {
+            return (int) P4J_MALLOC.invokeExact(ptrOut, bytes);
+        } catch (Throwable t) {
+            throw failed("p4j_malloc", t);
+        }
+    }
+
+    /** p4j_device_count's status without throwing (35 = no usable driver, 100 = no device). */
+    static int deviceCountStatus(MemorySegment countOut) {
+        try {
+            return (int) P4J_DEVICE_COUNT.invokeExact(countOut);
+        } catch (Throwable t) {
+            throw failed("p4j_device_count", t);
+        }
+    }
+
+    /** p4j_get_last_error: returns and clears the last non-sticky error of this thread. */
+    static int getLastError() {
+        try {
+            return (int) P4J_GET_LAST_ERROR.invokeExact();
+        } catch (Throwable t) {
+            throw failed("p4j_get_last_error", t);
+        }
+    }
+
     // ---------------------------------------------------------------- kernels (generated from pref4j.h, in its order)
 
     /** p4j_check_ints: see native/include/pref4j.h. */
@@ -210,6 +253,160 @@ public final class Pref4jNative {
             throw failed("p4j_check_ints", t);
         }
         check("p4j_check_ints", st);
+    }
+
+    /** p4j_device_count: see native/include/pref4j.h. */
+    static void deviceCount(MemorySegment count) {
+        int st;
+        try {
+            st = (int) P4J_DEVICE_COUNT.invokeExact(count);
+        } catch (Throwable t) {
+            throw failed("p4j_device_count", t);
+        }
+        check("p4j_device_count", st);
+    }
+
+    /** p4j_set_device: see native/include/pref4j.h. */
+    static void setDevice(int device) {
+        int st;
+        try {
+            st = (int) P4J_SET_DEVICE.invokeExact(device);
+        } catch (Throwable t) {
+            throw failed("p4j_set_device", t);
+        }
+        check("p4j_set_device", st);
+    }
+
+    /** p4j_device_info: see native/include/pref4j.h. */
+    static void deviceInfo(int device, MemorySegment buf, int len, MemorySegment cc) {
+        int st;
+        try {
+            st = (int) P4J_DEVICE_INFO.invokeExact(device, buf, len, cc);
+        } catch (Throwable t) {
+            throw failed("p4j_device_info", t);
+        }
+        check("p4j_device_info", st);
+    }
+
+    /** p4j_mem_get_info: see native/include/pref4j.h. */
+    static void memGetInfo(MemorySegment freeBytes, MemorySegment totalBytes) {
+        int st;
+        try {
+            st = (int) P4J_MEM_GET_INFO.invokeExact(freeBytes, totalBytes);
+        } catch (Throwable t) {
+            throw failed("p4j_mem_get_info", t);
+        }
+        check("p4j_mem_get_info", st);
+    }
+
+    /** p4j_malloc: see native/include/pref4j.h. */
+    static void malloc(MemorySegment ptr, long bytes) {
+        int st;
+        try {
+            st = (int) P4J_MALLOC.invokeExact(ptr, bytes);
+        } catch (Throwable t) {
+            throw failed("p4j_malloc", t);
+        }
+        check("p4j_malloc", st);
+    }
+
+    /** p4j_free: see native/include/pref4j.h. */
+    static void free(MemorySegment ptr) {
+        int st;
+        try {
+            st = (int) P4J_FREE.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw failed("p4j_free", t);
+        }
+        check("p4j_free", st);
+    }
+
+    /** p4j_malloc_host: see native/include/pref4j.h. */
+    static void mallocHost(MemorySegment ptr, long bytes) {
+        int st;
+        try {
+            st = (int) P4J_MALLOC_HOST.invokeExact(ptr, bytes);
+        } catch (Throwable t) {
+            throw failed("p4j_malloc_host", t);
+        }
+        check("p4j_malloc_host", st);
+    }
+
+    /** p4j_free_host: see native/include/pref4j.h. */
+    static void freeHost(MemorySegment ptr) {
+        int st;
+        try {
+            st = (int) P4J_FREE_HOST.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw failed("p4j_free_host", t);
+        }
+        check("p4j_free_host", st);
+    }
+
+    /** p4j_memcpy_async: see native/include/pref4j.h. */
+    static void memcpyAsync(MemorySegment dst, MemorySegment src, long bytes, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_MEMCPY_ASYNC.invokeExact(dst, src, bytes, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_memcpy_async", t);
+        }
+        check("p4j_memcpy_async", st);
+    }
+
+    /** p4j_memset_async: see native/include/pref4j.h. */
+    static void memsetAsync(MemorySegment ptr, int value, long bytes, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_MEMSET_ASYNC.invokeExact(ptr, value, bytes, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_memset_async", t);
+        }
+        check("p4j_memset_async", st);
+    }
+
+    /** p4j_stream_create: see native/include/pref4j.h. */
+    static void streamCreate(MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_STREAM_CREATE.invokeExact(stream);
+        } catch (Throwable t) {
+            throw failed("p4j_stream_create", t);
+        }
+        check("p4j_stream_create", st);
+    }
+
+    /** p4j_stream_destroy: see native/include/pref4j.h. */
+    static void streamDestroy(MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_STREAM_DESTROY.invokeExact(stream);
+        } catch (Throwable t) {
+            throw failed("p4j_stream_destroy", t);
+        }
+        check("p4j_stream_destroy", st);
+    }
+
+    /** p4j_stream_synchronize: see native/include/pref4j.h. */
+    static void streamSynchronize(MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_STREAM_SYNCHRONIZE.invokeExact(stream);
+        } catch (Throwable t) {
+            throw failed("p4j_stream_synchronize", t);
+        }
+        check("p4j_stream_synchronize", st);
+    }
+
+    /** p4j_device_synchronize: see native/include/pref4j.h. */
+    static void deviceSynchronize() {
+        int st;
+        try {
+            st = (int) P4J_DEVICE_SYNCHRONIZE.invokeExact();
+        } catch (Throwable t) {
+            throw failed("p4j_device_synchronize", t);
+        }
+        check("p4j_device_synchronize", st);
     }
 
     /** p4j_fill: see native/include/pref4j.h. */
