@@ -100,6 +100,15 @@ class CudaKernelsGpuTest {
     }
 
     @Test
+    void gptStepWithTf32Products() {
+        assumeGpu();
+        try (Kernels tf32 = new CudaKernels(0, true)) {
+            KernelChecks.Result r = KernelChecks.gptStep().run(cpu, tf32, SEED ^ 0x7f32);
+            assertTrue(r.pass(), () -> KernelChecks.table(List.of(r)));
+        }
+    }
+
+    @Test
     void outOfMemorySaysHowMuchAndWhatToReduce() {
         assumeGpu();
         long[] mem = CudaRuntime.memInfo();
