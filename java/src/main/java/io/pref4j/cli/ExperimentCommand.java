@@ -21,6 +21,8 @@ import java.nio.file.Path;
         subcommands = {
                 BanditCommands.Bandit.class,
                 BanditCommands.SeqBandit.class,
+                io.pref4j.experiment.length.LengthExperiment.class,
+                io.pref4j.experiment.length.OptuneExperiment.class,
         })
 public final class ExperimentCommand implements Runnable {
 
