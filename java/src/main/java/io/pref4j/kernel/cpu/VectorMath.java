@@ -12,23 +12,53 @@ import jdk.incubator.vector.VectorOperators;
  * <p>Lane sums in a fixed order. {@code reduceLanes(ADD)} leaves the order of the additions
  * unspecified, and the interpreter and the JIT-compiled code do add in different orders, so
  * the same kernel could round differently early and late in a run — which breaks bit-exact
- * resumption. These sums always add lane i and lane i + half, halving until one lane is
- * left: every step is a lane-wise IEEE add, identical wherever the code runs.
+ * resumption. These sums add lane i and lane i xor h for h = half the lanes down to 1 (a
+ * fixed butterfly of lane-wise IEEE adds), identical wherever the code runs and as fast as
+ * reduceLanes where rearrange is intrinsified.
  */
 final class VectorMath {
     private VectorMath() {}
 
+    private static final jdk.incubator.vector.VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final jdk.incubator.vector.VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
+    /** Swap shuffles i ↦ i xor h for h = length/2, …, 1 (intrinsified, unlike slice). */
+    @SuppressWarnings("unchecked")
+    private static final jdk.incubator.vector.VectorShuffle<Float>[] FSWAP = swaps(FS);
+    @SuppressWarnings("unchecked")
+    private static final jdk.incubator.vector.VectorShuffle<Double>[] DSWAP = swaps(DS);
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static <E> jdk.incubator.vector.VectorShuffle<E>[] swaps(jdk.incubator.vector.VectorSpecies<E> sp) {
+        int n = Integer.numberOfTrailingZeros(sp.length());
+        jdk.incubator.vector.VectorShuffle[] out = new jdk.incubator.vector.VectorShuffle[n];
+        for (int k = 0; k < n; k++) {
+            int h = sp.length() >> (k + 1);
+            out[k] = jdk.incubator.vector.VectorShuffle.fromOp(sp, i -> i ^ h);
+        }
+        return out;
+    }
+
+    /** Σ lanes: lane i plus lane i xor h for h = length/2 … 1, then lane 0. */
     static float sum(FloatVector v) {
         FloatVector s = v;
-        for (int half = v.length() >> 1; half >= 1; half >>= 1) s = s.add(s.slice(half));
+        if (v.species() == FS) {
+            for (var sh : FSWAP) s = s.add(s.rearrange(sh));
+        } else {
+            for (int half = v.length() >> 1; half >= 1; half >>= 1) s = s.add(s.slice(half));
+        }
         return s.lane(0);
     }
 
     static double sum(DoubleVector v) {
         DoubleVector s = v;
-        for (int half = v.length() >> 1; half >= 1; half >>= 1) s = s.add(s.slice(half));
+        if (v.species() == DS) {
+            for (var sh : DSWAP) s = s.add(s.rearrange(sh));
+        } else {
+            for (int half = v.length() >> 1; half >= 1; half >>= 1) s = s.add(s.slice(half));
+        }
         return s.lane(0);
     }
+
 
     private static final float EXP_LO = -87.33654f, EXP_HI = 88.0f;
     private static final float LOG2E = 1.44269504088896341f, ROUND = 12582912f; // 1.5·2²³
