@@ -10,7 +10,7 @@ import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.sample.Generator;
 import io.pref4j.text.ByteTokenizer;
-import io.pref4j.train.AdamW;
+import io.pref4j.train.Pretrainer;
 import io.pref4j.train.Engine;
 import io.pref4j.train.TrainingRun;
 import io.pref4j.config.TrainConfig;
@@ -80,52 +80,26 @@ public final class DemoCommand implements Callable<Integer> {
         try (Kernels k = Backends.open(device, threads, s -> System.out.println("demo: " + s))) {
             Gpt model = new Gpt(k, cfg, Math.max(batch, 8), MAX_T);
             model.initRandom(seed);
-            AdamW opt = new AdamW(k, model.layout(), model.params(), model.grads(), 0.01f);
-            int B = batch, T = MAX_T;
-            int[] toks = new int[B * T], lens = new int[B], targets = new int[B * T];
-            float[] dlogp = new float[B * T];
-            int cursor = 0;
-            long start = System.nanoTime(), tokensSeen = 0;
+            long start = System.nanoTime();
+            long[] tokensSeen = {0};
+            List<String> texts = docs.stream().map(SyntheticCorpus.Doc::text).toList();
             try (BufferedWriter metrics = Files.newBufferedWriter(pre.resolve("metrics.jsonl"))) {
-                for (int step = 0; step < steps; step++) {
-                    // a batch of whole documents, each followed by end-of-text, right-padded
-                    java.util.Arrays.fill(toks, 0);
-                    java.util.Arrays.fill(targets, -1);
-                    java.util.Arrays.fill(dlogp, 0f);
-                    int count = 0;
-                    for (int b = 0; b < B; b++) {
-                        int[] ids = tok.encode(docs.get(cursor++ % docs.size()).text());
-                        int n = Math.min(ids.length + 1, T);
-                        System.arraycopy(ids, 0, toks, b * T, n - 1);
-                        toks[b * T + n - 1] = tok.eosId();
-                        lens[b] = n;
-                        for (int t = 0; t < n - 1; t++) {
-                            targets[b * T + t] = toks[b * T + t + 1];
-                            count++;
-                        }
-                    }
-                    model.forward(toks, lens, targets, B, T);
-                    float[] lp = model.tokenLogp();
-                    double sum = 0;
-                    for (int i = 0; i < lp.length; i++) if (targets[i] >= 0) sum += lp[i];
-                    double loss = -sum / count;
-                    if (!Double.isFinite(loss)) throw new IllegalStateException("loss became " + loss + " at step " + step);
-                    for (int i = 0; i < dlogp.length; i++) if (targets[i] >= 0) dlogp[i] = (float) (-1.0 / count);
-                    model.zeroGrad();
-                    model.backward(dlogp);
-                    double norm = opt.clipGradNorm(1.0);
-                    float rate = AdamW.cosineLr(step, 20, steps, lr, 0.1f);
-                    opt.step(rate);
-                    tokensSeen += count;
-                    double secs = (System.nanoTime() - start) / 1e9;
-                    metrics.write(String.format(Locale.ROOT,
-                            "{\"step\":%d,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.4f,\"tokens_per_s\":%.1f,\"elapsed_s\":%.3f}%n",
-                            step, loss, rate, norm, tokensSeen / secs, secs));
-                    if (step % 25 == 0 || step == steps - 1) {
-                        System.out.printf(Locale.ROOT, "step %4d/%d  loss %.4f  lr %.2e  %,.0f tok/s  %.1fs%n",
-                                step, steps, loss, rate, tokensSeen / secs, secs);
-                    }
-                }
+                Pretrainer.train(model, tok, texts, new Pretrainer.Options(steps, batch, lr, 20, 0.1f, 0.01f, 1.0),
+                        (step, loss, rate, norm, count) -> {
+                            tokensSeen[0] += count;
+                            double secs = (System.nanoTime() - start) / 1e9;
+                            try {
+                                metrics.write(String.format(Locale.ROOT,
+                                        "{\"step\":%d,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.4f,\"tokens_per_s\":%.1f,\"elapsed_s\":%.3f}%n",
+                                        step, loss, rate, norm, tokensSeen[0] / secs, secs));
+                            } catch (IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                            if (step % 25 == 0 || step == steps - 1) {
+                                System.out.printf(Locale.ROOT, "step %4d/%d  loss %.4f  lr %.2e  %,.0f tok/s  %.1fs%n",
+                                        step, steps, loss, rate, tokensSeen[0] / secs, secs);
+                            }
+                        });
             }
 
             // sample two continuations per prompt with the KV cache

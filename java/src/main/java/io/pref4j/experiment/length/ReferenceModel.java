@@ -7,13 +7,12 @@ import io.pref4j.kernel.Kernels;
 import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.text.ByteTokenizer;
-import io.pref4j.train.AdamW;
+import io.pref4j.train.Pretrainer;
 
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -80,51 +79,23 @@ public final class ReferenceModel {
         log.printf(Locale.ROOT, "π_ref: pretraining a tiny GPT (%d layers, d %d, %,d parameters) for %d steps of %d documents (seed %d)%n",
                 cfg.numLayers(), cfg.channels(), cfg.numParameters(), s.steps(), s.batch(), s.seed());
         int B = s.batch(), T = MAX_T;
-        double tail = 0;
-        int tailN = 0;
+        double[] tail = {0};
+        int[] tailN = {0};
         try (Gpt model = new Gpt(k, cfg, B, T)) {
             model.initRandom(s.seed() * 7919 + 17);
-            AdamW opt = new AdamW(k, model.layout(), model.params(), model.grads(), 0.01f);
-            int[] toks = new int[B * T], lens = new int[B], targets = new int[B * T];
-            float[] dlogp = new float[B * T];
-            int cursor = 0;
             long start = System.nanoTime();
-            for (int step = 0; step < s.steps(); step++) {
-                Arrays.fill(toks, 0);
-                Arrays.fill(targets, -1);
-                Arrays.fill(dlogp, 0f);
-                int count = 0;
-                for (int b = 0; b < B; b++) {
-                    int[] ids = tok.encode(docs.get(cursor++ % docs.size()).text());
-                    int n = Math.min(ids.length + 1, T);
-                    System.arraycopy(ids, 0, toks, b * T, n - 1);
-                    toks[b * T + n - 1] = tok.eosId();
-                    lens[b] = n;
-                    for (int t = 0; t < n - 1; t++) {
-                        targets[b * T + t] = toks[b * T + t + 1];
-                        count++;
-                    }
-                }
-                model.forward(toks, lens, targets, B, T);
-                float[] lp = model.tokenLogp();
-                double sum = 0;
-                for (int i = 0; i < lp.length; i++) if (targets[i] >= 0) sum += lp[i];
-                double loss = -sum / count;
-                if (!Double.isFinite(loss)) throw new IllegalStateException("pretraining loss became " + loss + " at step " + step);
-                for (int i = 0; i < dlogp.length; i++) if (targets[i] >= 0) dlogp[i] = (float) (-1.0 / count);
-                model.zeroGrad();
-                model.backward(dlogp);
-                opt.clipGradNorm(1.0);
-                opt.step(AdamW.cosineLr(step, 20, s.steps(), s.lr(), 0.1f));
-                if (step >= s.steps() - 20) {
-                    tail += loss;
-                    tailN++;
-                }
-                if (step % 100 == 0 || step == s.steps() - 1)
-                    log.printf(Locale.ROOT, "  pretrain step %4d/%d  loss %.4f  %.1fs%n", step, s.steps(), loss, (System.nanoTime() - start) / 1e9);
-            }
+            List<String> texts = docs.stream().map(LengthCorpus.Doc::text).toList();
+            Pretrainer.train(model, tok, texts, new Pretrainer.Options(s.steps(), B, s.lr(), 20, 0.1f, 0.01f, 1.0),
+                    (step, loss, lr, norm, tokens) -> {
+                        if (step >= s.steps() - 20) {
+                            tail[0] += loss;
+                            tailN[0]++;
+                        }
+                        if (step % 100 == 0 || step == s.steps() - 1)
+                            log.printf(Locale.ROOT, "  pretrain step %4d/%d  loss %.4f  %.1fs%n", step, s.steps(), loss, (System.nanoTime() - start) / 1e9);
+                    });
             HfCheckpoint.save(model, modelDir, tok.name());
         }
-        return tail / Math.max(1, tailN);
+        return tail[0] / Math.max(1, tailN[0]);
     }
 }
