@@ -14,7 +14,7 @@ import java.io.PrintWriter;
 @Command(name = "pref4j", mixinStandardHelpOptions = true, version = "pref4j 0.1.0",
         description = "Preference fine-tuning of language models on the JVM.",
         subcommands = {DemoCommand.class, TrainCommand.class, SampleCommand.class, EvalCommand.class, ScoreCommand.class,
-                TrainRmCommand.class, ExperimentCommand.class, GpuCheckCommand.class, CommandLine.HelpCommand.class})
+                TrainRmCommand.class, ExperimentCommand.class, GpuCheckCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Exit status for bad user input (config, data, files, arguments). */
