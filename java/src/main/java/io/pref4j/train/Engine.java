@@ -181,6 +181,8 @@ public final class Engine {
     /** Stops the run on a NaN or Inf loss or gradient norm (before the update is applied). */
     public io.pref4j.train.run.NanGuard nanGuard() { return nanGuard; }
     public Gpt policy() { return policy; }
+    /** The policy's generator (its buffers are reused by every generation of the run). */
+    public Generator generator() { return gen; }
     public TreeMap<Integer, Stored> store() { return store; }
 
     /** Restores the counters a checkpoint saved (weights and moments are restored by the caller). */

@@ -188,22 +188,9 @@ public final class TrainingRun {
         RewardConfig rc = cfg.reward();
         if (!"mode_length".equals(rc.type()) || rc.mode() != null) return rc;
         if (prompts.isEmpty()) throw new UserInputException("reward.mode is required for mode_length without prompts");
-        Generator gen = new Generator(ref);
         List<Integer> lens = new ArrayList<>();
-        var s = cfg.sampling();
-        int n = Math.min(256, prompts.size());
-        for (int start = 0; start < n; start += ref.maxBatch()) {
-            int end = Math.min(n, start + ref.maxBatch());
-            int[][] batch = new int[end - start][];
-            int longest = 1;
-            for (int i = start; i < end; i++) {
-                batch[i - start] = prompts.get(i).ids();
-                longest = Math.max(longest, batch[i - start].length);
-            }
-            var got = gen.generate(batch, new Generator.Options(Math.max(1, Math.min(s.maxNewTokens(), ref.maxT() - longest)),
-                    (float) s.temperature(), s.topK(), (float) s.topP(), tok.eosId(), cfg.run().seed() ^ 0x40DEL));
-            for (Generator.Sample g : got) lens.add(g.endedWithEos() ? g.tokens().length - 1 : g.tokens().length);
-        }
+        for (Generator.Sample g : sampleEach(new Generator(ref), ref, cfg, tok, prompts, 256, cfg.run().seed() ^ 0x40DEL))
+            lens.add(g.endedWithEos() ? g.tokens().length - 1 : g.tokens().length);
         int mode = LengthRewards.mode(lens);
         log.println("reward: mode_length with the reference policy's mode response length " + mode + " tokens");
         return rc.withMode(mode);
@@ -218,27 +205,38 @@ public final class TrainingRun {
         return r.length == 0 ? Double.NaN : sum / r.length;
     }
 
-    private static List<Completion> sampleCompletions(Engine engine, TrainConfig cfg, Tokenizer tok, List<Engine.Prompt> prompts, int max) {
-        Gpt policy = engine.policy();
-        Generator gen = new Generator(policy);
+    /**
+     * One sample for each of the first max prompts with the run's sampling settings, in
+     * generation batches of the model's batch size.
+     */
+    private static List<Generator.Sample> sampleEach(Generator gen, Gpt model, TrainConfig cfg, Tokenizer tok,
+                                                     List<Engine.Prompt> prompts, int max, long seed) {
         var s = cfg.sampling();
         int n = Math.min(max, prompts.size());
-        List<Completion> out = new ArrayList<>();
-        for (int start = 0; start < n; start += policy.maxBatch()) {
-            int end = Math.min(n, start + policy.maxBatch());
+        List<Generator.Sample> out = new ArrayList<>();
+        for (int start = 0; start < n; start += model.maxBatch()) {
+            int end = Math.min(n, start + model.maxBatch());
             int[][] batch = new int[end - start][];
             int longest = 1;
             for (int i = start; i < end; i++) {
                 batch[i - start] = prompts.get(i).ids();
                 longest = Math.max(longest, batch[i - start].length);
             }
-            var got = gen.generate(batch, new Generator.Options(Math.max(1, Math.min(s.maxNewTokens(), policy.maxT() - longest)),
-                    (float) s.temperature(), s.topK(), (float) s.topP(), tok.eosId(), cfg.run().seed() ^ 0xE7A1L));
-            for (int i = 0; i < got.length; i++) {
-                int[] ids = got[i].endedWithEos() ? java.util.Arrays.copyOf(got[i].tokens(), got[i].tokens().length - 1) : got[i].tokens();
-                Engine.Prompt p = prompts.get(start + i);
-                out.add(new Completion(p.text(), tok.decode(ids), p.ids(), ids));
-            }
+            out.addAll(List.of(gen.generate(batch, new Generator.Options(Math.max(1, Math.min(s.maxNewTokens(), model.maxT() - longest)),
+                    (float) s.temperature(), s.topK(), (float) s.topP(), tok.eosId(), seed))));
+        }
+        return out;
+    }
+
+    /** The policy's samples for the first max prompts, as completions (end-of-text dropped). */
+    private static List<Completion> sampleCompletions(Engine engine, TrainConfig cfg, Tokenizer tok, List<Engine.Prompt> prompts, int max) {
+        List<Generator.Sample> got = sampleEach(engine.generator(), engine.policy(), cfg, tok, prompts, max, cfg.run().seed() ^ 0xE7A1L);
+        List<Completion> out = new ArrayList<>();
+        for (int i = 0; i < got.size(); i++) {
+            Generator.Sample g = got.get(i);
+            int[] ids = g.endedWithEos() ? java.util.Arrays.copyOf(g.tokens(), g.tokens().length - 1) : g.tokens();
+            Engine.Prompt p = prompts.get(i);
+            out.add(new Completion(p.text(), tok.decode(ids), p.ids(), ids));
         }
         return out;
     }
