@@ -168,6 +168,100 @@ public interface Kernels extends AutoCloseable {
                          MemorySegment vCache, MemorySegment positions,
                          int B, int C, int NH, int maxT);
 
+    // ---------------------------------------------------------------- Llama family
+    // Grouped-query attention and the Llama-family layers. The fused q/k/v layout is
+    // qkv[B,T,QKV] with QKV = (NH + 2·NKV)·HS and each row = [q (NH·HS) | k (NKV·HS) |
+    // v (NKV·HS)]; query head h uses key/value head h / (NH / NKV) (NH must be a multiple of
+    // NKV; NKV = NH is multi-head attention, NKV = 1 multi-query). The GPT-2 methods above
+    // are the special case NKV = NH, HS = C / NH.
+
+    /**
+     * {@link #attentionForward(MemorySegment, MemorySegment, MemorySegment, MemorySegment, int, int, int, int)}
+     * with NKV key/value heads of size HS: out[B,T,NH·HS] (=), lse[B,NH,T] (=).
+     */
+    void attentionForward(MemorySegment out, MemorySegment lse, MemorySegment qkv,
+                          MemorySegment lengths, int B, int T, int NH, int NKV, int HS);
+
+    /** dqkv[B,T,(NH+2·NKV)·HS] (=) the gradient of the grouped-query forward given dout[B,T,NH·HS]. */
+    void attentionBackward(MemorySegment dqkv, MemorySegment dout, MemorySegment qkv,
+                           MemorySegment out, MemorySegment lse, MemorySegment lengths,
+                           int B, int T, int NH, int NKV, int HS);
+
+    /**
+     * KV-cache prefill for the grouped-query layout: copies k and v of qkv[B,T,(NH+2·NKV)·HS]
+     * into kCache/vCache, each laid out [B, NKV, maxT, HS], at positions 0..T−1.
+     */
+    void kvCacheWrite(MemorySegment kCache, MemorySegment vCache, MemorySegment qkv,
+                      int B, int T, int NH, int NKV, int HS, int maxT);
+
+    /**
+     * One grouped-query decode step: qkv[B,(NH+2·NKV)·HS] holds the new tokens' q, k, v
+     * (already rotated when the model uses RoPE); writes k, v into the caches ([B, NKV, maxT,
+     * HS]) at positions[b], then out[B,NH·HS] (=) attention over cache positions
+     * 0..positions[b] inclusive. Equals the corresponding row of the grouped-query forward.
+     */
+    void attentionDecode(MemorySegment out, MemorySegment qkv, MemorySegment kCache,
+                         MemorySegment vCache, MemorySegment positions,
+                         int B, int NH, int NKV, int HS, int maxT);
+
+    /**
+     * RMSNorm over the last dimension: out[N,C] (=) inp·rstd·weight with rstd[N] (=)
+     * 1/√(mean(inp²) + eps), saved for the backward (HF LlamaRMSNorm: the statistics in
+     * fp32, weight applied after normalising). out may not alias inp.
+     */
+    void rmsNormForward(MemorySegment out, MemorySegment rstd, MemorySegment inp,
+                        MemorySegment weight, int N, int C, float eps);
+
+    /** dinp[N,C] +=, dweight[C] += the RMSNorm gradients given dout and the forward's rstd. */
+    void rmsNormBackward(MemorySegment dinp, MemorySegment dweight, MemorySegment dout,
+                         MemorySegment inp, MemorySegment weight, MemorySegment rstd, int N, int C);
+
+    /**
+     * Qwen3's per-head q/k RMSNorm on the fused layout: for each row of qkvIn[N,(NH+2·NKV)·HS]
+     * each of the NH query heads is RMS-normalised over its HS values and scaled by
+     * qWeight[HS], each of the NKV key heads likewise with kWeight[HS], and v is copied
+     * unchanged, into qkvOut (=, same layout; may not alias qkvIn). rstd[N, NH+NKV] (=) the
+     * saved statistics (query heads first).
+     */
+    void qkNormForward(MemorySegment qkvOut, MemorySegment rstd, MemorySegment qkvIn,
+                       MemorySegment qWeight, MemorySegment kWeight,
+                       int N, int NH, int NKV, int HS, float eps);
+
+    /**
+     * Backward of {@link #qkNormForward}: dqkvIn (=) from dqkvOut (the v part passes
+     * through), dqWeight[HS] +=, dkWeight[HS] +=. dqkvIn may not alias dqkvOut.
+     */
+    void qkNormBackward(MemorySegment dqkvIn, MemorySegment dqWeight, MemorySegment dkWeight,
+                        MemorySegment dqkvOut, MemorySegment qkvIn, MemorySegment qWeight,
+                        MemorySegment kWeight, MemorySegment rstd, int N, int NH, int NKV, int HS);
+
+    /**
+     * Rotary position embedding (Hugging Face rotate_half convention), in place on the q and
+     * k heads of qkv[B·T,(NH+2·NKV)·HS] (v is untouched). Row (b, t) is at position p =
+     * (positions == null ? 0 : positions[b]) + t; with half = HS/2, for each head and
+     * i &lt; half: x1 = x[i], x2 = x[i + half]; x[i] = x1·cos[p,i] − x2·sin[p,i];
+     * x[i + half] = x2·cos[p,i] + x1·sin[p,i]. cos and sin are tables [maxPos, half] the
+     * model computes once (they carry the inverse frequencies and any rope scaling).
+     */
+    void ropeForward(MemorySegment qkv, MemorySegment cos, MemorySegment sin, MemorySegment positions,
+                     int B, int T, int NH, int NKV, int HS);
+
+    /**
+     * Backward of {@link #ropeForward}, in place on dqkv (the inverse rotation):
+     * dx1 = dy1·cos + dy2·sin, dx2 = dy2·cos − dy1·sin; the v part is untouched.
+     */
+    void ropeBackward(MemorySegment dqkv, MemorySegment cos, MemorySegment sin, MemorySegment positions,
+                      int B, int T, int NH, int NKV, int HS);
+
+    /**
+     * SwiGLU: inp[N, 2I] holds [gate | up] per row; out[N, I] (=) silu(gate)·up with
+     * silu(x) = x·σ(x).
+     */
+    void swigluForward(MemorySegment out, MemorySegment inp, int N, int I);
+
+    /** dinp[N, 2I] (=) the SwiGLU gradient given dout[N, I] (d gate | d up). */
+    void swigluBackward(MemorySegment dinp, MemorySegment dout, MemorySegment inp, int N, int I);
+
     /** out[b,:] (=) x[rows[b],:] for b in [0,R); x has C columns. */
     void gatherRows(MemorySegment out, MemorySegment x, MemorySegment rows, int R, int C);
 

@@ -632,4 +632,69 @@ public final class CudaKernels implements Kernels {
         Pref4jNative.ppoLoss(metrics, dlogp, dvalue, logp, oldLogp, values, oldValues, advantages, returns, mask, B, T,
                 clipEps, valueClip, vfCoef, stream);
     }
+
+    // ---------------------------------------------------------------- Llama family
+    // (interface first; the implementations follow)
+
+    @Override public void attentionForward(MemorySegment out, MemorySegment lse, MemorySegment qkv,
+                                           MemorySegment lengths, int B, int T, int NH, int NKV, int HS) {
+        throw new UnsupportedOperationException("grouped-query attentionForward: not implemented yet");
+    }
+
+    @Override public void attentionBackward(MemorySegment dqkv, MemorySegment dout, MemorySegment qkv,
+                                            MemorySegment out, MemorySegment lse, MemorySegment lengths,
+                                            int B, int T, int NH, int NKV, int HS) {
+        throw new UnsupportedOperationException("grouped-query attentionBackward: not implemented yet");
+    }
+
+    @Override public void kvCacheWrite(MemorySegment kCache, MemorySegment vCache, MemorySegment qkv,
+                                       int B, int T, int NH, int NKV, int HS, int maxT) {
+        throw new UnsupportedOperationException("grouped-query kvCacheWrite: not implemented yet");
+    }
+
+    @Override public void attentionDecode(MemorySegment out, MemorySegment qkv, MemorySegment kCache,
+                                          MemorySegment vCache, MemorySegment positions,
+                                          int B, int NH, int NKV, int HS, int maxT) {
+        throw new UnsupportedOperationException("grouped-query attentionDecode: not implemented yet");
+    }
+
+    @Override public void rmsNormForward(MemorySegment out, MemorySegment rstd, MemorySegment inp,
+                                         MemorySegment weight, int N, int C, float eps) {
+        throw new UnsupportedOperationException("rmsNormForward: not implemented yet");
+    }
+
+    @Override public void rmsNormBackward(MemorySegment dinp, MemorySegment dweight, MemorySegment dout,
+                                          MemorySegment inp, MemorySegment weight, MemorySegment rstd, int N, int C) {
+        throw new UnsupportedOperationException("rmsNormBackward: not implemented yet");
+    }
+
+    @Override public void qkNormForward(MemorySegment qkvOut, MemorySegment rstd, MemorySegment qkvIn,
+                                        MemorySegment qWeight, MemorySegment kWeight,
+                                        int N, int NH, int NKV, int HS, float eps) {
+        throw new UnsupportedOperationException("qkNormForward: not implemented yet");
+    }
+
+    @Override public void qkNormBackward(MemorySegment dqkvIn, MemorySegment dqWeight, MemorySegment dkWeight,
+                                         MemorySegment dqkvOut, MemorySegment qkvIn, MemorySegment qWeight,
+                                         MemorySegment kWeight, MemorySegment rstd, int N, int NH, int NKV, int HS) {
+        throw new UnsupportedOperationException("qkNormBackward: not implemented yet");
+    }
+
+    @Override public void ropeForward(MemorySegment qkv, MemorySegment cos, MemorySegment sin, MemorySegment positions,
+                                      int B, int T, int NH, int NKV, int HS) {
+        throw new UnsupportedOperationException("ropeForward: not implemented yet");
+    }
+
+    @Override public void ropeBackward(MemorySegment dqkv, MemorySegment cos, MemorySegment sin, MemorySegment positions,
+                                       int B, int T, int NH, int NKV, int HS) {
+        throw new UnsupportedOperationException("ropeBackward: not implemented yet");
+    }
+
+    @Override public void swigluForward(MemorySegment out, MemorySegment inp, int N, int I) {
+        throw new UnsupportedOperationException("swigluForward: not implemented yet");
+    }
+
+    @Override public void swigluBackward(MemorySegment dinp, MemorySegment dout, MemorySegment inp, int N, int I) {
+        throw new UnsupportedOperationException("swigluBackward: not implemented yet");
+    }
 }
