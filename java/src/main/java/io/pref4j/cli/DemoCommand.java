@@ -1,8 +1,9 @@
 package io.pref4j.cli;
 
+import io.pref4j.io.ModelFiles;
+import io.pref4j.model.CausalLm;
 import io.pref4j.UserInputException;
 import io.pref4j.experiment.SyntheticCorpus;
-import io.pref4j.io.HfCheckpoint;
 import io.pref4j.io.Jsonl;
 import io.pref4j.kernel.Backends;
 import io.pref4j.kernel.Kernels;
@@ -125,7 +126,7 @@ public final class DemoCommand implements Callable<Integer> {
             }
             System.out.printf(Locale.ROOT, "well-formed samples: %d/%d%n", wellFormed, samples.length);
             Path base = pre.resolve("model");
-            HfCheckpoint.save(model, base, tok.name());
+            ModelFiles.save(model, base, tok.name());
 
             // OPTune on the length reward, starting from (and referenced to) the pretrained model
             List<Engine.Prompt> pool = new ArrayList<>();
@@ -141,7 +142,7 @@ public final class DemoCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "OPTune: online wdpo on min_length (reward = -response tokens), %d iterations of %d prompts x %d responses, regenerating the lowest %.0f%%%n",
                     iterations, tc.loop().promptBatch(), tc.loop().responsesPerPrompt(), 100 * tc.optune().rho());
             int rows = Math.max(2 * tc.loop().minibatch(), tc.loop().promptBatch() * tc.loop().responsesPerPrompt());
-            Gpt policy = HfCheckpoint.load(k, base, rows, MAX_T), ref = HfCheckpoint.load(k, base, rows, MAX_T);
+            CausalLm policy = ModelFiles.load(k, base, rows, MAX_T), ref = ModelFiles.load(k, base, rows, MAX_T);
             TrainingRun.Result r = TrainingRun.run(tc, k, tok, policy, ref, pool, List.of(), out, null, System.out);
             System.out.printf(Locale.ROOT, "reward: %.2f after %d iterations (%d steps); wrote %s/metrics.jsonl, reward.png, samples.jsonl, checkpoints/%n",
                     r.lastReward(), r.iterations(), r.steps(), out);

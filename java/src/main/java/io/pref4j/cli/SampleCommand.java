@@ -1,17 +1,17 @@
 package io.pref4j.cli;
 
+import io.pref4j.io.ModelFiles;
+import io.pref4j.model.CausalLm;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pref4j.train.TrainingData;
 import io.pref4j.UserInputException;
-import io.pref4j.io.HfCheckpoint;
 import io.pref4j.io.Jsonl;
 import io.pref4j.io.JsonlLine;
 import io.pref4j.kernel.Backends;
 import io.pref4j.kernel.CounterRng;
 import io.pref4j.kernel.Kernels;
-import io.pref4j.model.Gpt;
-import io.pref4j.model.GptConfig;
+import io.pref4j.model.ModelConfig;
 import io.pref4j.sample.Generator;
 import io.pref4j.text.Tokenizer;
 import io.pref4j.train.Engine;
@@ -76,7 +76,7 @@ public final class SampleCommand implements Callable<Integer> {
     }
 
     /** A prompt file read and checked against a model: everything sampling needs but the backend. */
-    record Prepared(Path modelDir, GptConfig config, Tokenizer tokenizer, List<JsonlLine> lines, List<Engine.Prompt> prompts) {}
+    record Prepared(Path modelDir, ModelConfig config, Tokenizer tokenizer, List<JsonlLine> lines, List<Engine.Prompt> prompts) {}
 
     /**
      * One sample: the input line it answers, the prompt, its index among the prompt's
@@ -155,9 +155,9 @@ public final class SampleCommand implements Callable<Integer> {
             if (!(topP > 0 && topP <= 1)) throw new UserInputException("--top-p must be in (0, 1], got " + topP);
             if (batch < 1) throw new UserInputException("--batch must be >= 1, got " + batch);
             if (threads < 0) throw new UserInputException("--threads must be >= 0 (0 = all cores), got " + threads);
-            Path dir = HfCheckpoint.resolveModelDir(model);
-            GptConfig cfg = HfCheckpoint.readConfig(dir);
-            Tokenizer tok = HfCheckpoint.tokenizerFor(dir, cfg, tokenizer);
+            Path dir = ModelFiles.resolveModelDir(model);
+            ModelConfig cfg = ModelFiles.readConfig(dir);
+            Tokenizer tok = ModelFiles.tokenizerFor(dir, cfg, tokenizer);
             if (!Files.isRegularFile(prompts)) throw new UserInputException(prompts + ": no such file (--prompts)");
             List<Engine.Prompt> ps = TrainingData.prompts(prompts, tok, "prompt");
             List<JsonlLine> lines = Jsonl.readLines(prompts);
@@ -185,7 +185,7 @@ public final class SampleCommand implements Callable<Integer> {
             for (Engine.Prompt pr : p.prompts()) longest = Math.max(longest, promptIds(pr, tok).length);
             int maxT = (int) Math.min(p.config().maxSeqLen(), (long) longest + maxNewTokens);
             int maxB = Math.min(batch, rows);
-            Gpt gpt = HfCheckpoint.load(k, p.modelDir(), maxB, maxT);
+            CausalLm gpt = ModelFiles.load(k, p.modelDir(), maxB, maxT);
             Generator gen = new Generator(gpt);
             for (int start = 0; start < rows; start += maxB) {
                 int end = Math.min(rows, start + maxB);

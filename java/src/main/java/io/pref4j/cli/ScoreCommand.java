@@ -1,16 +1,16 @@
 package io.pref4j.cli;
 
+import io.pref4j.io.ModelFiles;
+import io.pref4j.model.CausalLm;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pref4j.UserInputException;
-import io.pref4j.io.HfCheckpoint;
 import io.pref4j.io.Jsonl;
 import io.pref4j.io.JsonlLine;
 import io.pref4j.io.TokenizedExample;
 import io.pref4j.io.TokenizedPair;
 import io.pref4j.kernel.Backends;
 import io.pref4j.kernel.Kernels;
-import io.pref4j.model.Gpt;
-import io.pref4j.model.GptConfig;
+import io.pref4j.model.ModelConfig;
 import io.pref4j.text.Tokenizer;
 import io.pref4j.text.Tokenizers;
 import io.pref4j.train.Sequences;
@@ -68,9 +68,9 @@ public final class ScoreCommand implements Callable<Integer> {
         // checked here rather than by picocli, so that a misspelt option is reported as such
         if (model == null) throw new UserInputException("score: --model DIR is required");
         if (data == null) throw new UserInputException("score: --data FILE.jsonl is required");
-        Path dir = HfCheckpoint.resolveModelDir(model);
-        GptConfig cfg = HfCheckpoint.readConfig(dir);
-        Tokenizer tok = HfCheckpoint.tokenizerFor(dir, cfg, tokenizer);
+        Path dir = ModelFiles.resolveModelDir(model);
+        ModelConfig cfg = ModelFiles.readConfig(dir);
+        Tokenizer tok = ModelFiles.tokenizerFor(dir, cfg, tokenizer);
         if (!Files.isRegularFile(data)) throw new UserInputException(data + ": no such file");
         List<JsonlLine> lines = Jsonl.readLines(data);
         List<Sequences.Seq> seqs = new ArrayList<>();
@@ -106,7 +106,7 @@ public final class ScoreCommand implements Callable<Integer> {
         double[][] scores = new double[lines.size()][2];
         PrintWriter err = spec.commandLine().getErr();
         try (Kernels k = Backends.open(device, threads, s -> err.println("score: " + s))) {
-            Gpt gpt = HfCheckpoint.load(k, dir, maxB, maxLen);
+            CausalLm gpt = ModelFiles.load(k, dir, maxB, maxLen);
             double[] lp = Sequences.logp(gpt, seqs, tok.eosId());
             for (int i = 0; i < lp.length; i++) scores[slots.get(i).line()][slots.get(i).slot()] = lp[i];
         }

@@ -1,15 +1,15 @@
 package io.pref4j.cli;
 
+import io.pref4j.io.ModelFiles;
+import io.pref4j.model.CausalLm;
 import io.pref4j.UserInputException;
 import io.pref4j.config.Configs;
 import io.pref4j.config.LoopSection;
 import io.pref4j.config.TrainConfig;
-import io.pref4j.io.HfCheckpoint;
 import io.pref4j.kernel.Backends;
 import io.pref4j.kernel.Kernels;
 import io.pref4j.loss.LossConfig;
-import io.pref4j.model.Gpt;
-import io.pref4j.model.GptConfig;
+import io.pref4j.model.ModelConfig;
 import io.pref4j.text.Tokenizer;
 import io.pref4j.train.Engine;
 import io.pref4j.train.TrainingData;
@@ -64,9 +64,9 @@ public final class TrainCommand implements Callable<Integer> {
         }
         if (cfg.model().init() == null || cfg.model().init().isBlank())
             throw new UserInputException("model.init is required: a Hugging Face GPT-2 folder or a pref4j run folder");
-        Path dir = HfCheckpoint.resolveModelDir(Path.of(cfg.model().init()));
-        GptConfig gc = HfCheckpoint.readConfig(dir);
-        Tokenizer tok = HfCheckpoint.tokenizerFor(dir, gc, cfg.model().tokenizer().name().toLowerCase(Locale.ROOT));
+        Path dir = ModelFiles.resolveModelDir(Path.of(cfg.model().init()));
+        ModelConfig gc = ModelFiles.readConfig(dir);
+        Tokenizer tok = ModelFiles.tokenizerFor(dir, gc, cfg.model().tokenizer().name().toLowerCase(Locale.ROOT));
         var d = cfg.data();
         List<Engine.OfflinePair> offline = d.preferences() == null ? List.of()
                 : TrainingData.pairs(Path.of(d.preferences()), tok, d.promptField(), d.chosenField(), d.rejectedField());
@@ -85,10 +85,10 @@ public final class TrainCommand implements Callable<Integer> {
         int maxB = Math.max(2 * loop.minibatch(), Math.min(64, loop.promptBatch() * loop.responsesPerPrompt()));
 
         try (Kernels k = Backends.open(cfg.run().device().name(), cfg.run().threads(), s -> System.out.println("train: " + s))) {
-            Gpt policy = HfCheckpoint.load(k, dir, maxB, maxT);
+            CausalLm policy = ModelFiles.load(k, dir, maxB, maxT);
             if (LossConfig.TYPES.contains(cfg.loss().type()) && cfg.loss().type().equals("ppo") && !policy.hasHead())
                 policy = policy.withHead(maxB, maxT, cfg.run().seed(), 0.02);
-            Gpt ref = HfCheckpoint.load(k, dir, maxB, maxT);
+            CausalLm ref = ModelFiles.load(k, dir, maxB, maxT);
             System.out.printf(Locale.ROOT, "train: %s, loss %s, %s, %d prompts, %d preference pairs -> %s%n",
                     dir, cfg.loss().type(), loop.mode().name().toLowerCase(Locale.ROOT) + (cfg.optune().enabled() ? " (OPTune)" : ""),
                     prompts.size(), offline.size(), out);

@@ -1,13 +1,13 @@
 package io.pref4j.cli;
 
+import io.pref4j.io.ModelFiles;
+import io.pref4j.model.CausalLm;
 import io.pref4j.UserInputException;
-import io.pref4j.io.HfCheckpoint;
 import io.pref4j.io.Jsonl;
 import io.pref4j.io.TokenizedPair;
 import io.pref4j.kernel.Backends;
 import io.pref4j.kernel.Kernels;
-import io.pref4j.model.Gpt;
-import io.pref4j.model.GptConfig;
+import io.pref4j.model.ModelConfig;
 import io.pref4j.reward.RewardHead;
 import io.pref4j.reward.RewardModelTrainer;
 import io.pref4j.text.Tokenizer;
@@ -96,9 +96,9 @@ public final class TrainRmCommand implements Callable<Integer> {
         if (out == null) throw new UserInputException("train-rm: --out DIR is required");
         RewardModelTrainer.Options opt = new RewardModelTrainer.Options(epochs, batch, lr, weightDecay, warmup, 0.1f,
                 gradClip, evalFraction, seed, 0.02, logEvery);
-        Path dir = HfCheckpoint.resolveModelDir(base);
-        GptConfig cfg = HfCheckpoint.readConfig(dir);
-        Tokenizer tok = HfCheckpoint.tokenizerFor(dir, cfg, tokenizer);
+        Path dir = ModelFiles.resolveModelDir(base);
+        ModelConfig cfg = ModelFiles.readConfig(dir);
+        Tokenizer tok = ModelFiles.tokenizerFor(dir, cfg, tokenizer);
         if (!Files.isRegularFile(data)) throw new UserInputException(data + ": no such file");
         List<TokenizedPair> pairs = Jsonl.readTokenizedPairs(data, tok);
         int maxT = RewardModelTrainer.longestSequence(pairs, cfg.maxSeqLen());
@@ -107,7 +107,7 @@ public final class TrainRmCommand implements Callable<Integer> {
         Files.createDirectories(out);
         try (Kernels k = Backends.open(device, threads, s -> log.println("train-rm: " + s));
              Jsonl.Writer metrics = Jsonl.writer(out.resolve("metrics.jsonl"))) {
-            Gpt model = RewardModelTrainer.fromBase(k, dir, 2 * batch, maxT, seed, opt.headInitStd());
+            CausalLm model = RewardModelTrainer.fromBase(k, dir, 2 * batch, maxT, seed, opt.headInitStd());
             log.printf(Locale.ROOT, "train-rm: base %s (%d layers, d %d, vocab %d, %,d parameters), tokenizer %s, %d pairs from %s%n",
                     dir, cfg.numLayers(), cfg.channels(), cfg.vocabSize(), cfg.numParameters(), tok.name(), pairs.size(), data);
             Map<String, Object> resolved = new LinkedHashMap<>();

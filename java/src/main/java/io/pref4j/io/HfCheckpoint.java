@@ -141,7 +141,7 @@ public final class HfCheckpoint {
      * one config.json records ({@code pref4j_tokenizer}), else by vocabulary size (50257 =
      * gpt2, 258 = byte). Checks that the tokenizer's ids fit the model's vocabulary.
      */
-    public static Tokenizer tokenizerFor(Path dir, GptConfig cfg, String choice) {
+    public static Tokenizer tokenizerFor(Path dir, io.pref4j.model.ModelConfig cfg, String choice) {
         Tokenizer tok;
         if (choice != null && !choice.equalsIgnoreCase("auto")) {
             tok = Tokenizers.byName(choice);

@@ -12,7 +12,7 @@ import io.pref4j.UserInputException;
  * @param numHeads   attention heads (HF {@code n_head})
  * @param channels   model width C (HF {@code n_embd})
  */
-public record GptConfig(int maxSeqLen, int vocabSize, int numLayers, int numHeads, int channels) {
+public record GptConfig(int maxSeqLen, int vocabSize, int numLayers, int numHeads, int channels) implements ModelConfig {
 
     public GptConfig {
         if (maxSeqLen < 1) throw new UserInputException("model config: n_positions must be >= 1, got " + maxSeqLen);
@@ -32,8 +32,16 @@ public record GptConfig(int maxSeqLen, int vocabSize, int numLayers, int numHead
         return channels / numHeads;
     }
 
+    @Override public String modelType() {
+        return "gpt2";
+    }
+
+    @Override public String describe() {
+        return "gpt2: " + numLayers + " layers, d " + channels + ", " + numHeads + " heads, vocab " + vocabSize;
+    }
+
     /** Parameter count of the transformer (without an optional head). */
-    public long numParameters() {
+    @Override public long numParameters() {
         return ParameterLayout.of(this, false).count();
     }
 }

@@ -45,43 +45,97 @@ public final class ParameterLayout {
     /** The layout of a GPT-2 with this config, with or without the scalar head. */
     public static ParameterLayout of(GptConfig c, boolean withHead) {
         int C = c.channels(), V = c.vocabSize(), L = c.numLayers();
-        List<Object[]> mats = new ArrayList<>(), vecs = new ArrayList<>();
-        mats.add(new Object[]{"transformer.wte.weight", new int[]{V, C}});
-        mats.add(new Object[]{"transformer.wpe.weight", new int[]{c.maxSeqLen(), C}});
+        Builder b = builder();
+        b.matrix("transformer.wte.weight", V, C);
+        b.matrix("transformer.wpe.weight", c.maxSeqLen(), C);
         for (int l = 0; l < L; l++) {
             String p = "transformer.h." + l + ".";
-            vecs.add(new Object[]{p + "ln_1.weight", new int[]{C}});
-            vecs.add(new Object[]{p + "ln_1.bias", new int[]{C}});
-            mats.add(new Object[]{p + "attn.c_attn.weight", new int[]{C, 3 * C}});
-            vecs.add(new Object[]{p + "attn.c_attn.bias", new int[]{3 * C}});
-            mats.add(new Object[]{p + "attn.c_proj.weight", new int[]{C, C}});
-            vecs.add(new Object[]{p + "attn.c_proj.bias", new int[]{C}});
-            vecs.add(new Object[]{p + "ln_2.weight", new int[]{C}});
-            vecs.add(new Object[]{p + "ln_2.bias", new int[]{C}});
-            mats.add(new Object[]{p + "mlp.c_fc.weight", new int[]{C, 4 * C}});
-            vecs.add(new Object[]{p + "mlp.c_fc.bias", new int[]{4 * C}});
-            mats.add(new Object[]{p + "mlp.c_proj.weight", new int[]{4 * C, C}});
-            vecs.add(new Object[]{p + "mlp.c_proj.bias", new int[]{C}});
+            b.vector(p + "ln_1.weight", C);
+            b.vector(p + "ln_1.bias", C);
+            b.matrix(p + "attn.c_attn.weight", C, 3 * C);
+            b.vector(p + "attn.c_attn.bias", 3 * C);
+            b.matrix(p + "attn.c_proj.weight", C, C);
+            b.vector(p + "attn.c_proj.bias", C);
+            b.vector(p + "ln_2.weight", C);
+            b.vector(p + "ln_2.bias", C);
+            b.matrix(p + "mlp.c_fc.weight", C, 4 * C);
+            b.vector(p + "mlp.c_fc.bias", 4 * C);
+            b.matrix(p + "mlp.c_proj.weight", 4 * C, C);
+            b.vector(p + "mlp.c_proj.bias", C);
         }
-        vecs.add(new Object[]{"transformer.ln_f.weight", new int[]{C}});
-        vecs.add(new Object[]{"transformer.ln_f.bias", new int[]{C}});
-        if (withHead) {
-            mats.add(new Object[]{HEAD_WEIGHT, new int[]{1, C}});
-            vecs.add(new Object[]{HEAD_BIAS, new int[]{1}});
+        b.vector("transformer.ln_f.weight", C);
+        b.vector("transformer.ln_f.bias", C);
+        if (withHead) b.head(C);
+        return b.build();
+    }
+
+    /** A builder for a family's layout. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Collects tensors: matrices (weight-decayed) and vectors (not decayed), each kept in the
+     * order added; {@link #build} lays out all matrices first, then all vectors. Every tensor
+     * starts 16-float aligned (so vector loads never straddle tensors), except the members of
+     * a run ({@link #matrixRun}, {@link #vectorRun}), which follow each other with no gap, so
+     * that a family can treat them as one tensor (e.g. q, k and v projections as one fused
+     * [(NH+2·NKV)·HS, C] matrix, or gate and up as one [2I, C] matrix).
+     */
+    public static final class Builder {
+        private record Item(String[] names, int[][] shapes) {}
+        private final List<Item> mats = new ArrayList<>(), vecs = new ArrayList<>();
+
+        private Builder() {}
+
+        public Builder matrix(String name, int... shape) {
+            mats.add(new Item(new String[]{name}, new int[][]{shape}));
+            return this;
         }
-        List<Entry> out = new ArrayList<>();
-        long off = 0;
-        for (int g = 0; g < 2; g++) {
-            for (Object[] t : g == 0 ? mats : vecs) {
-                int[] shape = (int[]) t[1];
-                long n = 1;
-                for (int d : shape) n *= d;
-                // keep every tensor 16-float aligned so vector loads never straddle tensors
-                out.add(new Entry((String) t[0], shape, off, n, g == 0));
-                off += (n + 15) & ~15L;
+
+        public Builder vector(String name, int... shape) {
+            vecs.add(new Item(new String[]{name}, new int[][]{shape}));
+            return this;
+        }
+
+        /** Matrices stored back to back with no alignment gap between them. */
+        public Builder matrixRun(String[] names, int[][] shapes) {
+            if (names.length != shapes.length) throw new IllegalArgumentException("names and shapes differ in length");
+            mats.add(new Item(names.clone(), shapes.clone()));
+            return this;
+        }
+
+        /** Vectors stored back to back with no alignment gap between them. */
+        public Builder vectorRun(String[] names, int[][] shapes) {
+            if (names.length != shapes.length) throw new IllegalArgumentException("names and shapes differ in length");
+            vecs.add(new Item(names.clone(), shapes.clone()));
+            return this;
+        }
+
+        /** The optional scalar head: {@link #HEAD_WEIGHT} [1, C] and {@link #HEAD_BIAS} [1]. */
+        public Builder head(int C) {
+            matrix(HEAD_WEIGHT, 1, C);
+            vector(HEAD_BIAS, 1);
+            return this;
+        }
+
+        public ParameterLayout build() {
+            List<Entry> out = new ArrayList<>();
+            long off = 0;
+            for (int g = 0; g < 2; g++) {
+                for (Item it : g == 0 ? mats : vecs) {
+                    for (int i = 0; i < it.names().length; i++) {
+                        int[] shape = it.shapes()[i];
+                        long n = 1;
+                        for (int d : shape) n *= d;
+                        out.add(new Entry(it.names()[i], shape.clone(), off, n, g == 0));
+                        off += n;
+                    }
+                    off = (off + 15) & ~15L;
+                }
             }
+            return new ParameterLayout(out);
         }
-        return new ParameterLayout(out);
     }
 
     public List<Entry> entries() {

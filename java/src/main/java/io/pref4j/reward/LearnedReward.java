@@ -1,10 +1,11 @@
 package io.pref4j.reward;
 
+import io.pref4j.io.ModelFiles;
+import io.pref4j.model.CausalLm;
 import io.pref4j.UserInputException;
 import io.pref4j.io.HfCheckpoint;
 import io.pref4j.kernel.Kernels;
-import io.pref4j.model.Gpt;
-import io.pref4j.model.GptConfig;
+import io.pref4j.model.ModelConfig;
 import io.pref4j.text.Tokenizer;
 import io.pref4j.train.Sequences;
 
@@ -27,12 +28,12 @@ import java.util.List;
  */
 public final class LearnedReward implements RewardSource {
 
-    private final Gpt model;
+    private final CausalLm model;
     private final Tokenizer tokenizer;
     private final Path dir;
     private final Sequences.Packed packed;
 
-    private LearnedReward(Gpt model, Tokenizer tokenizer, Path dir) {
+    private LearnedReward(CausalLm model, Tokenizer tokenizer, Path dir) {
         this.model = model;
         this.packed = new Sequences.Packed(model.maxBatch(), model.maxT());
         this.tokenizer = tokenizer;
@@ -49,14 +50,14 @@ public final class LearnedReward implements RewardSource {
      *                        at most 64
      */
     public static LearnedReward load(Kernels k, Path dir, String tokenizerChoice, int maxTokens) {
-        Path d = HfCheckpoint.resolveModelDir(dir);
-        GptConfig cfg = HfCheckpoint.readConfig(d);
-        Tokenizer tok = HfCheckpoint.tokenizerFor(d, cfg, tokenizerChoice);
-        if (!HfCheckpoint.hasHead(d))
+        Path d = ModelFiles.resolveModelDir(dir);
+        ModelConfig cfg = ModelFiles.readConfig(d);
+        Tokenizer tok = ModelFiles.tokenizerFor(d, cfg, tokenizerChoice);
+        if (!ModelFiles.hasHead(d))
             throw new UserInputException(d.resolve(HfCheckpoint.WEIGHTS) + ": no " + "head.weight"
                     + " tensor, so it is not a reward model (train one with: pref4j train-rm)");
         int maxB = Math.max(1, Math.min(64, maxTokens / cfg.maxSeqLen()));
-        return new LearnedReward(HfCheckpoint.load(k, d, maxB, cfg.maxSeqLen()), tok, d);
+        return new LearnedReward(ModelFiles.load(k, d, maxB, cfg.maxSeqLen()), tok, d);
     }
 
     /** {@link #load(Kernels, Path, String, int)} with the tokenizer chosen automatically and 8192 tokens per forward. */
@@ -75,7 +76,7 @@ public final class LearnedReward implements RewardSource {
     }
 
     /** The model (with its head). */
-    public Gpt model() {
+    public CausalLm model() {
         return model;
     }
 

@@ -1,8 +1,7 @@
 package io.pref4j.reward;
 
+import io.pref4j.model.CausalLm;
 import io.pref4j.UserInputException;
-import io.pref4j.io.HfCheckpoint;
-import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.text.Tokenizer;
 import io.pref4j.text.Tokenizers;
@@ -52,7 +51,7 @@ public final class RewardHead {
      * backward; {@code packed} (when not null) receives the packing, whose lengths and T
      * place a gradient at those tokens.
      */
-    public static double[] lastTokenValues(Gpt model, List<Sequences.Seq> sequences, int eosId, Sequences.Packed packed) {
+    public static double[] lastTokenValues(CausalLm model, List<Sequences.Seq> sequences, int eosId, Sequences.Packed packed) {
         Sequences.Packed p = packed != null ? packed : new Sequences.Packed(sequences.size(), Sequences.maxLength(sequences));
         Sequences.pack(sequences, eosId, p);
         model.forward(p.tokens(), p.lengths(), null, p.B, p.T);

@@ -1,10 +1,10 @@
 package io.pref4j.reward;
 
+import io.pref4j.io.ModelFiles;
+import io.pref4j.model.CausalLm;
 import io.pref4j.UserInputException;
-import io.pref4j.io.HfCheckpoint;
 import io.pref4j.io.TokenizedPair;
 import io.pref4j.kernel.Kernels;
-import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.model.ParameterLayout;
 import io.pref4j.train.AdamW;
@@ -157,7 +157,7 @@ public final class RewardModelTrainer {
         }
     }
 
-    private final Gpt model;
+    private final CausalLm model;
     private final Kernels k;
     private final int eosId;
     private final Options opt;
@@ -168,8 +168,8 @@ public final class RewardModelTrainer {
      * A trainer for {@code model} (which must have the scalar head), appending
      * {@code eosId} to every sequence.
      */
-    public RewardModelTrainer(Gpt model, int eosId, Options options) {
-        if (!model.hasHead()) throw new IllegalArgumentException("the reward model needs a Gpt built with the scalar head");
+    public RewardModelTrainer(CausalLm model, int eosId, Options options) {
+        if (!model.hasHead()) throw new IllegalArgumentException("the reward model needs a CausalLm built with the scalar head");
         if (model.maxBatch() < 2) throw new IllegalArgumentException("the reward model needs maxBatch >= 2 (a pair per forward)");
         if (eosId < 0 || eosId >= model.config().vocabSize())
             throw new UserInputException("end-of-text id " + eosId + " is outside the model's vocabulary [0, " + model.config().vocabSize() + ")");
@@ -181,7 +181,7 @@ public final class RewardModelTrainer {
         this.packed = new Sequences.Packed(model.maxBatch(), model.maxT());
     }
 
-    public Gpt model() {
+    public CausalLm model() {
         return model;
     }
 
@@ -196,9 +196,9 @@ public final class RewardModelTrainer {
      * returns the same transformer with a scalar head, sized for batches of maxBatch
      * sequences of up to maxT tokens. See {@link #withHead}.
      */
-    public static Gpt fromBase(Kernels k, Path baseDir, int maxBatch, int maxT, long seed, double headInitStd) {
-        Path dir = HfCheckpoint.resolveModelDir(baseDir);
-        Gpt base = HfCheckpoint.load(k, dir, 1, 1); // minimal activations: only its weights are used
+    public static CausalLm fromBase(Kernels k, Path baseDir, int maxBatch, int maxT, long seed, double headInitStd) {
+        Path dir = ModelFiles.resolveModelDir(baseDir);
+        CausalLm base = ModelFiles.load(k, dir, 1, 1); // minimal activations: only its weights are used
         return withHead(base, maxBatch, maxT, seed, headInitStd);
     }
 
@@ -207,7 +207,7 @@ public final class RewardModelTrainer {
      * has a head (e.g. a reward model trained further), its head is kept; otherwise the
      * head's weights are N(0, headInitStd²) from the seed and its bias 0.
      */
-    public static Gpt withHead(Gpt base, int maxBatch, int maxT, long seed, double headInitStd) {
+    public static CausalLm withHead(CausalLm base, int maxBatch, int maxT, long seed, double headInitStd) {
         return base.withHead(maxBatch, maxT, seed, headInitStd);
     }
 
@@ -435,7 +435,7 @@ public final class RewardModelTrainer {
 
     /** Writes the model with its head as a Hugging Face GPT-2 folder (see {@link LearnedReward}). */
     public void save(Path dir, String tokenizerName) throws IOException {
-        HfCheckpoint.save(model, dir, tokenizerName);
+        ModelFiles.save(model, dir, tokenizerName);
     }
 
     static double softplus(double x) {

@@ -1,8 +1,8 @@
 package io.pref4j.sample;
 
+import io.pref4j.model.CausalLm;
 import io.pref4j.kernel.CounterRng;
 import io.pref4j.kernel.Kernels;
-import io.pref4j.model.Gpt;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -30,11 +30,11 @@ public final class Generator {
      */
     public record Sample(int[] tokens, float[] logps, boolean endedWithEos) {}
 
-    private final Gpt model;
+    private final CausalLm model;
     private final Kernels k;
     private final MemorySegment seeds, picked, pickedLogp;
 
-    public Generator(Gpt model) {
+    public Generator(CausalLm model) {
         this.model = model;
         this.k = model.kernels();
         this.seeds = k.allocLongs(model.maxBatch());

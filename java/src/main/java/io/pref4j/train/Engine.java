@@ -1,5 +1,6 @@
 package io.pref4j.train;
 
+import io.pref4j.model.CausalLm;
 import io.pref4j.config.LoopSection;
 import io.pref4j.config.OptimSection;
 import io.pref4j.config.OptuneSection;
@@ -13,7 +14,6 @@ import io.pref4j.loss.PpoBatch;
 import io.pref4j.loss.PpoLoss;
 import io.pref4j.loss.SampleBatch;
 import io.pref4j.loss.SampleLoss;
-import io.pref4j.model.Gpt;
 import io.pref4j.reward.Completion;
 import io.pref4j.reward.RewardSource;
 import io.pref4j.sample.Generator;
@@ -103,7 +103,7 @@ public final class Engine {
     private final TrainConfig cfg;
     private final Kernels k;
     private final Tokenizer tok;
-    private final Gpt policy, ref;
+    private final CausalLm policy, ref;
     private final RewardSource reward;
     private final io.pref4j.loss.Loss loss;
     private final AdamW opt;
@@ -133,7 +133,7 @@ public final class Engine {
      * @param prompts  the prompt pool (online)
      * @param offline  the preference data (offline mode and mixing), may be empty
      */
-    public Engine(TrainConfig cfg, Kernels k, Tokenizer tok, Gpt policy, Gpt ref, RewardSource reward,
+    public Engine(TrainConfig cfg, Kernels k, Tokenizer tok, CausalLm policy, CausalLm ref, RewardSource reward,
                   io.pref4j.loss.Loss loss, List<Prompt> prompts, List<OfflinePair> offline) {
         this.cfg = cfg;
         this.k = k;
@@ -180,7 +180,7 @@ public final class Engine {
     public AdamW optimizer() { return opt; }
     /** Stops the run on a NaN or Inf loss or gradient norm (before the update is applied). */
     public io.pref4j.train.run.NanGuard nanGuard() { return nanGuard; }
-    public Gpt policy() { return policy; }
+    public CausalLm policy() { return policy; }
     /** The policy's generator (its buffers are reused by every generation of the run). */
     public Generator generator() { return gen; }
     public TreeMap<Integer, Stored> store() { return store; }

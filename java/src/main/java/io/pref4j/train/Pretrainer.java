@@ -1,6 +1,6 @@
 package io.pref4j.train;
 
-import io.pref4j.model.Gpt;
+import io.pref4j.model.CausalLm;
 import io.pref4j.text.Tokenizer;
 
 import java.util.Arrays;
@@ -33,7 +33,7 @@ public final class Pretrainer {
      * Trains model (already initialised, maxBatch ≥ o.batch()) on docs; a non-finite loss
      * stops with an IllegalStateException naming the step.
      */
-    public static void train(Gpt model, Tokenizer tok, List<String> docs, Options o, StepListener listener) {
+    public static void train(CausalLm model, Tokenizer tok, List<String> docs, Options o, StepListener listener) {
         int B = o.batch(), T = model.maxT();
         if (B > model.maxBatch()) throw new IllegalArgumentException("batch " + B + " exceeds the model's " + model.maxBatch());
         AdamW opt = new AdamW(model.kernels(), model.layout(), model.params(), model.grads(), o.weightDecay());

@@ -1,6 +1,6 @@
 package io.pref4j.train;
 
-import io.pref4j.model.Gpt;
+import io.pref4j.model.CausalLm;
 
 import java.util.Arrays;
 import java.util.List;
@@ -80,7 +80,7 @@ public final class Sequences {
      * Σ log π(response | prompt) of every sequence under the model, in forward passes of at
      * most model.maxBatch() rows (every sequence must fit the model's maxT).
      */
-    public static double[] logp(Gpt model, List<Seq> seqs, int eosId) {
+    public static double[] logp(CausalLm model, List<Seq> seqs, int eosId) {
         double[] out = new double[seqs.size()];
         int maxB = model.maxBatch();
         Packed p = new Packed(maxB, model.maxT());

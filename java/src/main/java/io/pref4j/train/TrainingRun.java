@@ -1,5 +1,6 @@
 package io.pref4j.train;
 
+import io.pref4j.model.CausalLm;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -8,7 +9,7 @@ import io.pref4j.UserInputException;
 import io.pref4j.config.Configs;
 import io.pref4j.config.TrainConfig;
 import io.pref4j.io.AtomicFiles;
-import io.pref4j.io.HfCheckpoint;
+import io.pref4j.io.ModelFiles;
 import io.pref4j.io.Jsonl;
 import io.pref4j.io.SafeTensors;
 import io.pref4j.kernel.Kernels;
@@ -16,7 +17,6 @@ import io.pref4j.loss.Loss;
 import io.pref4j.loss.Losses;
 import io.pref4j.loss.PpoLoss;
 import io.pref4j.loss.SampleLoss;
-import io.pref4j.model.Gpt;
 import io.pref4j.model.ParameterLayout;
 import io.pref4j.reward.Completion;
 import io.pref4j.reward.LengthRewards;
@@ -64,20 +64,20 @@ public final class TrainingRun {
      * @param ref       the frozen reference model (same weights as the initial policy)
      * @param resume    a checkpoint to continue from, or null
      */
-    public static Result run(TrainConfig cfg, Kernels k, Tokenizer tok, Gpt policy, Gpt ref,
+    public static Result run(TrainConfig cfg, Kernels k, Tokenizer tok, CausalLm policy, CausalLm ref,
                              List<Engine.Prompt> prompts, List<Engine.OfflinePair> offline,
                              Path out, Checkpoint resume, PrintStream log) throws IOException {
         return run(cfg, k, tok, policy, ref, prompts, offline, out, resume, log, null, null);
     }
 
     /**
-     * As {@link #run(TrainConfig, Kernels, Tokenizer, Gpt, Gpt, List, List, Path, Checkpoint, PrintStream)};
+     * As {@link #run(TrainConfig, Kernels, Tokenizer, CausalLm, CausalLm, List, List, Path, Checkpoint, PrintStream)};
      * stops right after an iteration (and its checkpoint) for which continueAfter answers
      * false, without a final checkpoint or outputs, as if the process had been killed there
      * (tests use it to check that resuming continues exactly). rewardSource, when not null,
      * replaces the config's reward section (any Java {@code RewardFunction} as a source).
      */
-    public static Result run(TrainConfig cfg, Kernels k, Tokenizer tok, Gpt policy, Gpt ref,
+    public static Result run(TrainConfig cfg, Kernels k, Tokenizer tok, CausalLm policy, CausalLm ref,
                              List<Engine.Prompt> prompts, List<Engine.OfflinePair> offline,
                              Path out, Checkpoint resume, PrintStream log,
                              java.util.function.IntPredicate continueAfter, RewardSource rewardSource) throws IOException {
@@ -184,7 +184,7 @@ public final class TrainingRun {
      * mode_length without a mode: the mode of the reference policy's response lengths on
      * the prompt pool (one sample per prompt, up to 256 prompts, with the run's sampling).
      */
-    static RewardConfig resolveReward(TrainConfig cfg, Tokenizer tok, Gpt ref, List<Engine.Prompt> prompts, PrintStream log) {
+    static RewardConfig resolveReward(TrainConfig cfg, Tokenizer tok, CausalLm ref, List<Engine.Prompt> prompts, PrintStream log) {
         RewardConfig rc = cfg.reward();
         if (!"mode_length".equals(rc.type()) || rc.mode() != null) return rc;
         if (prompts.isEmpty()) throw new UserInputException("reward.mode is required for mode_length without prompts");
@@ -209,7 +209,7 @@ public final class TrainingRun {
      * One sample for each of the first max prompts with the run's sampling settings, in
      * generation batches of the model's batch size.
      */
-    private static List<Generator.Sample> sampleEach(Generator gen, Gpt model, TrainConfig cfg, Tokenizer tok,
+    private static List<Generator.Sample> sampleEach(Generator gen, CausalLm model, TrainConfig cfg, Tokenizer tok,
                                                      List<Engine.Prompt> prompts, int max, long seed) {
         var s = cfg.sampling();
         int n = Math.min(max, prompts.size());
@@ -259,7 +259,7 @@ public final class TrainingRun {
     // ------------------------------------------------------------------ checkpoints
 
     private static Path save(Checkpoints ckpts, Engine engine, Loss loss, TrainConfig cfg, Tokenizer tok) {
-        Gpt p = engine.policy();
+        CausalLm p = engine.policy();
         Kernels k = p.kernels();
         Checkpoints.Tensors model = () -> {
             List<SafeTensors.Entry> e = new ArrayList<>();
@@ -284,12 +284,12 @@ public final class TrainingRun {
         if (loss instanceof PpoLoss ppo) state.put("kl_coef", ppo.klController().coef());
         state.set("store", storeToJson(engine));
         Checkpoints.Save s = new Checkpoints.Save(engine.step(), model, optim, state, Configs.toTree(cfg),
-                dir -> HfCheckpoint.writeConfig(p.config(), dir, tok.name()));
+                dir -> ModelFiles.writeConfig(p.config(), dir, tok.name()));
         return ckpts.save(s).dir();
     }
 
     private static void restore(Engine engine, Loss loss, Kernels k, Checkpoint c) {
-        Gpt p = engine.policy();
+        CausalLm p = engine.policy();
         try (SafeTensors st = c.openModel()) {
             for (ParameterLayout.Entry t : p.layout().entries()) {
                 if (!st.contains(t.name())) throw new UserInputException(c.modelFile() + ": missing tensor " + t.name());

@@ -4,6 +4,7 @@ import io.pref4j.UserInputException;
 import io.pref4j.io.HfCheckpoint;
 import io.pref4j.io.TokenizedPair;
 import io.pref4j.kernel.cpu.CpuKernels;
+import io.pref4j.model.CausalLm;
 import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
 import io.pref4j.model.ParameterLayout;
@@ -70,7 +71,7 @@ class RewardModelTrainerTest {
         try (CpuKernels k = new CpuKernels(1)) {
             List<TokenizedPair> pairs = shorterIsBetter(384, 100 + seed);
             RewardModelTrainer.Split split = RewardModelTrainer.split(pairs, 0.25, seed);
-            Gpt model = RewardModelTrainer.withHead(base(k, seed), 32, 16, seed, 0.02);
+            CausalLm model = RewardModelTrainer.withHead(base(k, seed), 32, 16, seed, 0.02);
             RewardModelTrainer t = new RewardModelTrainer(model, TOK.eosId(), OPT.withSeed(seed));
             List<String> lines = new ArrayList<>();
             RewardModelTrainer.Result r = t.train(split.train(), split.eval(), null, lines::add);
@@ -101,7 +102,7 @@ class RewardModelTrainerTest {
     List<Map<String, Object>> run(List<TokenizedPair> pairs, long seed) {
         try (CpuKernels k = new CpuKernels(1)) {
             RewardModelTrainer.Split split = RewardModelTrainer.split(pairs, 0.25, seed);
-            Gpt model = RewardModelTrainer.withHead(base(k, 3), 24, 16, seed, 0.02);
+            CausalLm model = RewardModelTrainer.withHead(base(k, 3), 24, 16, seed, 0.02);
             List<Map<String, Object>> metrics = new ArrayList<>();
             new RewardModelTrainer(model, TOK.eosId(), OPT.withEpochs(2).withBatchPairs(12).withSeed(seed))
                     .train(split.train(), split.eval(), metrics::add, null);
@@ -140,7 +141,7 @@ class RewardModelTrainerTest {
     @Test
     void gradientMatchesFiniteDifference() {
         try (CpuKernels k = new CpuKernels(1)) {
-            Gpt model = RewardModelTrainer.withHead(base(k, 11), 8, 16, 11, 0.5);
+            CausalLm model = RewardModelTrainer.withHead(base(k, 11), 8, 16, 11, 0.5);
             RewardModelTrainer t = new RewardModelTrainer(model, TOK.eosId(), OPT);
             List<TokenizedPair> batch = shorterIsBetter(4, 5);
             double loss = t.lossAndGradient(batch).loss();
@@ -182,7 +183,7 @@ class RewardModelTrainerTest {
     void saveThenLoadScoresTheSame() throws Exception {
         try (CpuKernels k = new CpuKernels(1)) {
             List<TokenizedPair> pairs = shorterIsBetter(48, 3);
-            Gpt model = RewardModelTrainer.withHead(base(k, 2), 16, 24, 2, 0.02);
+            CausalLm model = RewardModelTrainer.withHead(base(k, 2), 16, 24, 2, 0.02);
             RewardModelTrainer t = new RewardModelTrainer(model, TOK.eosId(), OPT.withEpochs(1).withBatchPairs(8));
             t.train(pairs, List.of(), null, null);
             Path out = dir.resolve("rm");
@@ -223,9 +224,9 @@ class RewardModelTrainerTest {
     @Test
     void tooLongSequencesAreCutFromTheFrontWhenScoring() throws Exception {
         try (CpuKernels k = new CpuKernels(1)) {
-            Gpt model = RewardModelTrainer.withHead(base(k, 2), 4, 32, 2, 0.5);
+            CausalLm model = RewardModelTrainer.withHead(base(k, 2), 4, 32, 2, 0.5);
             Path out = dir.resolve("rm");
-            HfCheckpoint.save(model, out, "byte");
+            HfCheckpoint.save((Gpt) model, out, "byte");
             try (LearnedReward rm = LearnedReward.load(k, out)) {
                 String response = "the end of a long response";
                 String longPrompt = "x".repeat(40);

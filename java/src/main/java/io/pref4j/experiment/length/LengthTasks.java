@@ -1,7 +1,7 @@
 package io.pref4j.experiment.length;
 
+import io.pref4j.model.CausalLm;
 import io.pref4j.io.TokenizedPair;
-import io.pref4j.model.Gpt;
 import io.pref4j.reward.LengthRewards;
 import io.pref4j.sample.Generator;
 import io.pref4j.text.Tokenizer;
@@ -139,7 +139,7 @@ public final class LengthTasks {
      * n pairs of responses sampled from the model (temperature 1, no filtering) for prompts
      * taken round-robin from the pool, in batches of the model's batch size.
      */
-    public static List<Sampled> sample(Gpt model, Tokenizer tok, List<Engine.Prompt> prompts, int n, int maxNew, long seed) {
+    public static List<Sampled> sample(CausalLm model, Tokenizer tok, List<Engine.Prompt> prompts, int n, int maxNew, long seed) {
         List<Sampled> out = new ArrayList<>(n);
         Generator gen = new Generator(model);
         int rows = model.maxBatch() - model.maxBatch() % 2;

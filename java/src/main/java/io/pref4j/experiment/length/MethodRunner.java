@@ -1,11 +1,11 @@
 package io.pref4j.experiment.length;
 
+import io.pref4j.io.ModelFiles;
+import io.pref4j.model.CausalLm;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pref4j.config.TrainConfig;
-import io.pref4j.io.HfCheckpoint;
 import io.pref4j.kernel.Kernels;
 import io.pref4j.kernel.cpu.CpuKernels;
-import io.pref4j.model.Gpt;
 import io.pref4j.reward.RewardSource;
 import io.pref4j.sample.Generator;
 import io.pref4j.text.ByteTokenizer;
@@ -95,7 +95,7 @@ public final class MethodRunner {
     /** π_ref's gold reward (the iteration-0 point every run starts from). */
     public static Point referencePoint(Setup s) {
         try (Kernels k = new CpuKernels(s.threads());
-             Gpt ref = HfCheckpoint.load(k, s.baseModel(), ROWS, ReferenceModel.MAX_T)) {
+             CausalLm ref = ModelFiles.load(k, s.baseModel(), ROWS, ReferenceModel.MAX_T)) {
             double[] g = goldEval(new Generator(ref), s, 0);
             return new Point(0, 0, 0, g[0], g[1]);
         }
@@ -126,8 +126,8 @@ public final class MethodRunner {
              PrintStream log = new PrintStream(Files.newOutputStream(out.resolve("train.log")), true);
              RewardSource reward = proxy != null ? ProxyReward.source(k, proxy)
                      : io.pref4j.reward.RewardFunction.of("unused", c -> 0.0)) {
-            Gpt policy = HfCheckpoint.load(k, s.baseModel(), ROWS, ReferenceModel.MAX_T);
-            Gpt refModel = HfCheckpoint.load(k, s.baseModel(), ROWS, ReferenceModel.MAX_T);
+            CausalLm policy = ModelFiles.load(k, s.baseModel(), ROWS, ReferenceModel.MAX_T);
+            CausalLm refModel = ModelFiles.load(k, s.baseModel(), ROWS, ReferenceModel.MAX_T);
             if (m.ppo()) policy = policy.withHead(ROWS, ReferenceModel.MAX_T, s.seed(), 0.02);
             Generator gen = new Generator(policy);
             int total = cfg.loop().iterations();

@@ -1,10 +1,10 @@
 package io.pref4j.experiment.length;
 
+import io.pref4j.model.CausalLm;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pref4j.io.TokenizedPair;
 import io.pref4j.kernel.Kernels;
-import io.pref4j.model.Gpt;
 import io.pref4j.reward.Completion;
 import io.pref4j.reward.LearnedReward;
 import io.pref4j.reward.RewardModelTrainer;
@@ -49,7 +49,7 @@ public final class ProxyReward {
         List<TokenizedPair> tp = new ArrayList<>(pairs.size());
         for (LengthTasks.Pair p : pairs) tp.add(p.tokenized());
         RewardModelTrainer.Split split = RewardModelTrainer.split(tp, 0.1, s.seed());
-        Gpt rm = RewardModelTrainer.fromBase(k, baseModel, 64, ReferenceModel.MAX_T, s.seed(), 0.02);
+        CausalLm rm = RewardModelTrainer.fromBase(k, baseModel, 64, ReferenceModel.MAX_T, s.seed(), 0.02);
         RewardModelTrainer trainer = new RewardModelTrainer(rm, ByteTokenizer.INSTANCE.eosId(),
                 RewardModelTrainer.Options.defaults().withEpochs(s.epochs()).withBatchPairs(s.batchPairs())
                         .withLr(s.lr()).withSeed(s.seed()).withWeightDecay(0f).withLogEvery(1_000_000));

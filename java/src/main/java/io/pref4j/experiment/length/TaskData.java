@@ -1,9 +1,9 @@
 package io.pref4j.experiment.length;
 
-import io.pref4j.io.HfCheckpoint;
+import io.pref4j.io.ModelFiles;
+import io.pref4j.model.CausalLm;
 import io.pref4j.kernel.Kernels;
 import io.pref4j.kernel.cpu.CpuKernels;
-import io.pref4j.model.Gpt;
 import io.pref4j.text.ByteTokenizer;
 import io.pref4j.train.Engine;
 
@@ -51,7 +51,7 @@ public record TaskData(LengthTasks.Task task, MethodRunner.Setup setup, List<Len
         List<Engine.Prompt> pool = prompts(LengthCorpus.trainPrompts(), p.poolCopies());
         List<LengthTasks.Sampled> samples;
         try (Kernels k = new CpuKernels(threads);
-             Gpt ref = HfCheckpoint.load(k, base, MethodRunner.ROWS, ReferenceModel.MAX_T)) {
+             CausalLm ref = ModelFiles.load(k, base, MethodRunner.ROWS, ReferenceModel.MAX_T)) {
             samples = LengthTasks.sample(ref, ByteTokenizer.INSTANCE, train, p.datasetPairs(), p.maxNew(), seed);
         }
         int mode = LengthTasks.mode(samples);
