@@ -98,12 +98,65 @@ public final class ModelFiles {
         throw new IllegalArgumentException("no config writer for " + cfg.modelType());
     }
 
+    /** Where a training run writes its final model (a Hugging Face folder of the policy's family). */
+    public static final String FINAL = "final";
+
     /**
-     * The folder holding config.json: {@code dir} itself, {@code dir/final} or
-     * {@code dir/model} for a pref4j run folder.
+     * The model folder a path names: a Hugging Face folder itself; for a pref4j run folder
+     * (whose config.json is the training config) its {@code final/} model, else its newest
+     * checkpoint ({@code checkpoints/ckpt-N}, each a model folder too); or {@code dir/model}.
      */
     public static Path resolveModelDir(Path dir) {
-        return HfCheckpoint.resolveModelDir(dir);
+        if (!Files.isDirectory(dir)) throw new UserInputException(dir + ": no such folder");
+        if (Files.isRegularFile(dir.resolve(FINAL).resolve(HfCheckpoint.CONFIG))) return dir.resolve(FINAL);
+        if (Files.isRegularFile(dir.resolve(HfCheckpoint.CONFIG)) && !isTrainingConfig(dir.resolve(HfCheckpoint.CONFIG))) return dir;
+        Path ckpts = dir.resolve("checkpoints");
+        if (Files.isDirectory(ckpts)) {
+            Path best = null;
+            long bestStep = -1;
+            try (var list = Files.list(ckpts)) {
+                for (Path c : (Iterable<Path>) list::iterator) {
+                    java.util.regex.Matcher m = CKPT.matcher(c.getFileName().toString());
+                    if (m.matches() && Files.isRegularFile(c.resolve(HfCheckpoint.CONFIG))) {
+                        long step = Long.parseLong(m.group(1));
+                        if (step > bestStep) {
+                            bestStep = step;
+                            best = c;
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                throw new UserInputException(ckpts + ": cannot list: " + e.getMessage());
+            }
+            if (best != null) return best;
+        }
+        if (Files.isRegularFile(dir.resolve("model").resolve(HfCheckpoint.CONFIG))) return dir.resolve("model");
+        throw new UserInputException(dir + ": no model here (expected a Hugging Face model folder with config.json, "
+                + "or a pref4j run folder with final/ or checkpoints/)");
+    }
+
+    private static final java.util.regex.Pattern CKPT = java.util.regex.Pattern.compile("ckpt-(\\d{1,19})");
+
+    /** A pref4j run's resolved training config (sections such as "loss" and "loop") rather than a model's. */
+    private static boolean isTrainingConfig(Path f) {
+        try {
+            JsonNode n = JSON.readTree(f.toFile());
+            return n != null && n.isObject() && n.has("loss") && n.has("loop") && !n.has("model_type");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** The Hugging Face tokenizer and generation files a model folder may carry beside its weights. */
+    public static final java.util.List<String> TOKENIZER_FILES = java.util.List.of("tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.model");
+
+    /** Copies the {@link #TOKENIZER_FILES} that {@code from} has into {@code to} (so an exported folder is self-contained). */
+    public static void copyTokenizerFiles(Path from, Path to) throws IOException {
+        for (String name : TOKENIZER_FILES) {
+            Path f = from.resolve(name);
+            if (Files.isRegularFile(f)) Files.copy(f, to.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
     }
 
     /** The tokenizer for a model folder ({@code choice} "auto": the one the folder names or implies). */

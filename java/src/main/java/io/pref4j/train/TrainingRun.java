@@ -159,10 +159,26 @@ public final class TrainingRun {
             progress.finish();
             metrics.close();
             lastCkpt[0] = save(ckpts, engine, loss, cfg, tok);
+            writeFinal(policy, out.resolve(ModelFiles.FINAL), tok, cfg.model().init());
             Plot.write(out.resolve("metrics.jsonl"), out.resolve("reward.png"));
             writeSamples(engine, cfg, tok, reward, evalPrompts, out.resolve("samples.jsonl"));
             return new Result(out, engine.iteration(), engine.step(), lastReward[0], lastCkpt[0]);
         }
+    }
+
+    /**
+     * The trained policy as a Hugging Face folder of its family ({@code RUN/final/}: config.json
+     * + model.safetensors, the tokenizer recorded, and the initial model's tokenizer files
+     * copied), written into a temporary folder that is
+     * renamed into place, so {@code final/} is either absent or complete.
+     */
+    static void writeFinal(CausalLm policy, Path dir, Tokenizer tok, String init) throws IOException {
+        Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
+        if (Files.exists(tmp)) AtomicFiles.deleteTree(tmp);
+        ModelFiles.save(policy, tmp, tok.name());
+        if (init != null) ModelFiles.copyTokenizerFiles(ModelFiles.resolveModelDir(Path.of(init)), tmp);
+        if (Files.exists(dir)) AtomicFiles.deleteTree(dir);
+        Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Optimiser steps the run will take, for the ETA (exact for best-vs-worst pairs and per-sample losses). */

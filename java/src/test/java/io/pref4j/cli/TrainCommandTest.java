@@ -107,6 +107,39 @@ class TrainCommandTest {
     }
 
     @Test
+    void runFolderHoldsTheFinalModelAndCommandsTakeIt() throws Exception {
+        Path out = dir.resolve("final-run");
+        assertEquals(0, run(quick(REPO.resolve("configs/offline-dpo.json"), out)).status());
+        Path fin = out.resolve("final");
+        assertTrue(Files.isRegularFile(fin.resolve("config.json")) && Files.isRegularFile(fin.resolve("model.safetensors")));
+        assertEquals(fin, io.pref4j.io.ModelFiles.resolveModelDir(out), "a run folder names its final model");
+        // the final model is the trained policy: equal to the last checkpoint's weights, not the initial ones
+        Path last = io.pref4j.train.run.Checkpoints.latest(out.resolve("checkpoints")).orElseThrow().dir();
+        try (CpuKernels k = new CpuKernels(1)) {
+            var a = io.pref4j.io.ModelFiles.load(k, fin, 1, 8);
+            var b = io.pref4j.io.ModelFiles.load(k, last, 1, 8);
+            var init = io.pref4j.io.ModelFiles.load(k, model, 1, 8);
+            String name = "transformer.h.0.attn.c_attn.weight";
+            assertArrayEquals(b.readParam(name), a.readParam(name));
+            assertFalse(java.util.Arrays.equals(init.readParam(name), a.readParam(name)), "training changed the weights");
+        }
+        Result r = run(List.of("score", "--model", out.toString(), "--data", REPO.resolve("data/pairs.jsonl").toString()));
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("chosen_logp"), r.out());
+        r = run(List.of("sample", "--model", out.toString(), "--prompts", REPO.resolve("data/prompts.jsonl").toString(),
+                "--max-new-tokens", "4", "--out", dir.resolve("final-samples.jsonl").toString()));
+        assertEquals(0, r.status(), r.err());
+        // a run folder without final/ (stopped early) resolves to its newest checkpoint
+        Path partial = dir.resolve("partial-run");
+        Files.createDirectories(partial);
+        Files.copy(out.resolve("config.json"), partial.resolve("config.json"));
+        Path ck = partial.resolve("checkpoints").resolve("ckpt-000009");
+        Files.createDirectories(ck);
+        Files.copy(fin.resolve("config.json"), ck.resolve("config.json"));
+        assertEquals(ck, io.pref4j.io.ModelFiles.resolveModelDir(partial));
+    }
+
+    @Test
     void badConfigIsOneLineAndExit2() throws Exception {
         Path bad = dir.resolve("bad.json");
         Files.writeString(bad, "{\"loop\": {\"resue\": 2}}");
