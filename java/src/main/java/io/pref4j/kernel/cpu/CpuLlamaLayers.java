@@ -291,12 +291,13 @@ final class CpuLlamaLayers {
                 int b = r / T, t = r % T;
                 long cs = ((positions == null ? 0L : positions.getAtIndex(I32, b)) + t) * half;
                 long base = (long) r * RW;
-                for (int j = 0; j < nh; j++) {
-                    long o1 = base + (long) j * HS, o2 = o1 + half;
-                    int i = 0;
-                    for (; i < ub; i += L) {
-                        FloatVector x1 = load(qkv, o1 + i), x2 = load(qkv, o2 + i);
-                        FloatVector c = load(cos, cs + i), s = load(sin, cs + i);
+                // one vector of the tables at a time, applied to every head of the row
+                int i = 0;
+                for (; i < ub; i += L) {
+                    FloatVector c = load(cos, cs + i), s = load(sin, cs + i);
+                    for (int j = 0; j < nh; j++) {
+                        long o1 = base + (long) j * HS + i, o2 = o1 + half;
+                        FloatVector x1 = load(qkv, o1), x2 = load(qkv, o2);
                         FloatVector y1, y2;
                         if (inverse) {
                             y1 = x1.mul(c).add(x2.mul(s));
@@ -305,14 +306,17 @@ final class CpuLlamaLayers {
                             y1 = x1.mul(c).sub(x2.mul(s));
                             y2 = x2.mul(c).add(x1.mul(s));
                         }
-                        y1.intoMemorySegment(qkv, (o1 + i) * 4, NO);
-                        y2.intoMemorySegment(qkv, (o2 + i) * 4, NO);
+                        y1.intoMemorySegment(qkv, o1 * 4, NO);
+                        y2.intoMemorySegment(qkv, o2 * 4, NO);
                     }
-                    for (; i < half; i++) {
-                        float x1 = get(qkv, o1 + i), x2 = get(qkv, o2 + i);
-                        float c = get(cos, cs + i), s = get(sin, cs + i);
-                        set(qkv, o1 + i, inverse ? x1 * c + x2 * s : x1 * c - x2 * s);
-                        set(qkv, o2 + i, inverse ? x2 * c - x1 * s : x2 * c + x1 * s);
+                }
+                for (; i < half; i++) {
+                    float c = get(cos, cs + i), s = get(sin, cs + i);
+                    for (int j = 0; j < nh; j++) {
+                        long o1 = base + (long) j * HS + i, o2 = o1 + half;
+                        float x1 = get(qkv, o1), x2 = get(qkv, o2);
+                        set(qkv, o1, inverse ? x1 * c + x2 * s : x1 * c - x2 * s);
+                        set(qkv, o2, inverse ? x2 * c - x1 * s : x2 * c + x1 * s);
                     }
                 }
             }
