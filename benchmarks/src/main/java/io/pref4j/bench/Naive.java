@@ -189,4 +189,154 @@ final class Naive {
         // dweight[V,C] += dlogitsᵀ[V,rows] · hidden[rows,C]
         matmul(dweight, logits, hidden, V, V, C, rows, true, false, true);
     }
+
+    // ---------------------------------------------------------------- Llama family
+
+    /**
+     * Grouped-query causal attention forward on qkv[B,T,(NH+2·NKV)·HS] → out[B,T,NH·HS],
+     * lse[B,NH,T]; query head h reads kv head h/(NH/NKV); scores kept in a T-long row.
+     */
+    static void gqaForward(float[] out, float[] lse, float[] qkv, int[] lengths,
+                           int B, int T, int NH, int NKV, int HS) {
+        int G = NH / NKV, QC = NH * HS, RW = (NH + 2 * NKV) * HS;
+        float scale = (float) (1.0 / Math.sqrt(HS));
+        float[] p = new float[T];
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < NH; h++) {
+                int kOff = QC + (h / G) * HS, vOff = QC + NKV * HS + (h / G) * HS;
+                for (int t = 0; t < T; t++) {
+                    int o = (b * T + t) * QC + h * HS;
+                    if (t >= lengths[b]) {
+                        for (int i = 0; i < HS; i++) out[o + i] = 0f;
+                        lse[(b * NH + h) * T + t] = 0f;
+                        continue;
+                    }
+                    int q = (b * T + t) * RW + h * HS;
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int s = 0; s <= t; s++) {
+                        int k = (b * T + s) * RW + kOff;
+                        float dot = 0f;
+                        for (int i = 0; i < HS; i++) dot += qkv[q + i] * qkv[k + i];
+                        p[s] = dot * scale;
+                        max = Math.max(max, p[s]);
+                    }
+                    float sum = 0f;
+                    for (int s = 0; s <= t; s++) {
+                        p[s] = (float) Math.exp(p[s] - max);
+                        sum += p[s];
+                    }
+                    for (int i = 0; i < HS; i++) out[o + i] = 0f;
+                    for (int s = 0; s <= t; s++) {
+                        int v = (b * T + s) * RW + vOff;
+                        float w = p[s] / sum;
+                        for (int i = 0; i < HS; i++) out[o + i] += w * qkv[v + i];
+                    }
+                    lse[(b * NH + h) * T + t] = max + (float) Math.log(sum);
+                }
+            }
+        }
+    }
+
+    /** dqkv[B,T,(NH+2·NKV)·HS] (=) the gradient of {@link #gqaForward}, recomputing probabilities from lse. */
+    static void gqaBackward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] lse,
+                            int[] lengths, int B, int T, int NH, int NKV, int HS) {
+        int G = NH / NKV, QC = NH * HS, RW = (NH + 2 * NKV) * HS;
+        float scale = (float) (1.0 / Math.sqrt(HS));
+        java.util.Arrays.fill(dqkv, 0f);
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < NH; h++) {
+                int kOff = QC + (h / G) * HS, vOff = QC + NKV * HS + (h / G) * HS;
+                for (int t = 0; t < lengths[b]; t++) {
+                    int q = (b * T + t) * RW + h * HS;
+                    int o = (b * T + t) * QC + h * HS;
+                    float l = lse[(b * NH + h) * T + t];
+                    float d = 0f;
+                    for (int i = 0; i < HS; i++) d += dout[o + i] * out[o + i];
+                    for (int s = 0; s <= t; s++) {
+                        int k = (b * T + s) * RW + kOff, v = (b * T + s) * RW + vOff;
+                        float dot = 0f, dp = 0f;
+                        for (int i = 0; i < HS; i++) {
+                            dot += qkv[q + i] * qkv[k + i];
+                            dp += dout[o + i] * qkv[v + i];
+                        }
+                        float pr = (float) Math.exp(dot * scale - l);
+                        float ds = pr * (dp - d) * scale;
+                        for (int i = 0; i < HS; i++) {
+                            dqkv[v + i] += pr * dout[o + i];
+                            dqkv[q + i] += ds * qkv[k + i];
+                            dqkv[k + i] += ds * qkv[q + i];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** RMSNorm: out = inp·rstd·w, rstd = 1/√(mean(inp²) + eps). */
+    static void rmsNormForward(float[] out, float[] rstd, float[] inp, float[] w, int N, int C, float eps) {
+        for (int n = 0; n < N; n++) {
+            int x = n * C;
+            float ss = 0f;
+            for (int i = 0; i < C; i++) ss += inp[x + i] * inp[x + i];
+            float r = (float) (1.0 / Math.sqrt(ss / C + eps));
+            for (int i = 0; i < C; i++) out[x + i] = inp[x + i] * r * w[i];
+            rstd[n] = r;
+        }
+    }
+
+    static void rmsNormBackward(float[] dinp, float[] dw, float[] dout, float[] inp, float[] w, float[] rstd,
+                                int N, int C) {
+        for (int n = 0; n < N; n++) {
+            int x = n * C;
+            float r = rstd[n];
+            float m = 0f;
+            for (int i = 0; i < C; i++) m += w[i] * dout[x + i] * inp[x + i] * r;
+            m /= C;
+            for (int i = 0; i < C; i++) {
+                float norm = inp[x + i] * r;
+                dw[i] += norm * dout[x + i];
+                dinp[x + i] += (w[i] * dout[x + i] - norm * m) * r;
+            }
+        }
+    }
+
+    /** out[n,i] = silu(gate)·up for inp[n] = [gate (I) | up (I)]. */
+    static void swigluForward(float[] out, float[] inp, int N, int I) {
+        for (int n = 0; n < N; n++) {
+            for (int i = 0; i < I; i++) {
+                float g = inp[n * 2 * I + i], u = inp[n * 2 * I + I + i];
+                out[n * I + i] = g / (1f + (float) Math.exp(-g)) * u;
+            }
+        }
+    }
+
+    static void swigluBackward(float[] dinp, float[] dout, float[] inp, int N, int I) {
+        for (int n = 0; n < N; n++) {
+            for (int i = 0; i < I; i++) {
+                float g = inp[n * 2 * I + i], u = inp[n * 2 * I + I + i], d = dout[n * I + i];
+                float sg = 1f / (1f + (float) Math.exp(-g));
+                dinp[n * 2 * I + i] = d * u * sg * (1f + g * (1f - sg));
+                dinp[n * 2 * I + I + i] = d * g * sg;
+            }
+        }
+    }
+
+    /**
+     * RoPE (rotate_half) in place on the NH + NKV q/k heads of x[B·T,(NH+2·NKV)·HS], row
+     * (b, t) at position t; inverse = the backward rotation.
+     */
+    static void rope(float[] x, float[] cos, float[] sin, int B, int T, int NH, int NKV, int HS, boolean inverse) {
+        int half = HS / 2, RW = (NH + 2 * NKV) * HS;
+        for (int r = 0; r < B * T; r++) {
+            int p = r % T;
+            for (int j = 0; j < NH + NKV; j++) {
+                for (int i = 0; i < half; i++) {
+                    int o = r * RW + j * HS + i;
+                    float x1 = x[o], x2 = x[o + half], c = cos[p * half + i], s = sin[p * half + i];
+                    x[o] = inverse ? x1 * c + x2 * s : x1 * c - x2 * s;
+                    x[o + half] = inverse ? x2 * c - x1 * s : x2 * c + x1 * s;
+                }
+            }
+        }
+    }
 }

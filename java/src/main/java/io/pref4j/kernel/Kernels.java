@@ -241,7 +241,9 @@ public interface Kernels extends AutoCloseable {
      * (positions == null ? 0 : positions[b]) + t; with half = HS/2, for each head and
      * i &lt; half: x1 = x[i], x2 = x[i + half]; x[i] = x1·cos[p,i] − x2·sin[p,i];
      * x[i + half] = x2·cos[p,i] + x1·sin[p,i]. cos and sin are tables [maxPos, half] the
-     * model computes once (they carry the inverse frequencies and any rope scaling).
+     * model computes once (they carry the inverse frequencies and any rope scaling). HS must
+     * be even, and every row's position, padding rows included (they are rotated too), must
+     * lie in [0, maxPos): positions[b] + T ≤ maxPos.
      */
     void ropeForward(MemorySegment qkv, MemorySegment cos, MemorySegment sin, MemorySegment positions,
                      int B, int T, int NH, int NKV, int HS);
