@@ -25,8 +25,9 @@
  *    activation gradients follow the Javadoc (+= or =), repeated in each comment here.
  *  - Matrix products are not in this library: the Java side calls cuBLAS directly.
  *  - Determinism: every kernel is deterministic (run-to-run bit-identical) EXCEPT those
- *    marked "atomic": embedding_backward (dwte), scatter_add_rows, attention_backward (dq
- *    part, fp32 atomics as in FlashAttention-2).
+ *    marked "atomic": embedding_backward (dwte), scatter_add_rows, attention_backward and
+ *    gqa_attention_backward (dq part, fp32 atomics as in FlashAttention-2; dk, dv too in the
+ *    fp32 fallback for head sizes other than 64/128).
  *  - Thread safety: functions may be called concurrently from several host threads on
  *    different streams. The synchronising functions use a small per-thread, per-device
  *    status word allocated on first use.
@@ -179,46 +180,157 @@ int p4j_embedding_backward(void* dwte, void* dwpe, const void* dout, const void*
 
 /* ------------------------------------------------------------------ attention (attention.cu) */
 
+/*
+ * Grouped-query attention (Kernels' "Llama family" section). The fused layout is
+ * qkv[B,T,QKV], QKV = (NH + 2*NKV)*HS, each row [q (NH*HS) | k (NKV*HS) | v (NKV*HS)]; query
+ * head h uses key/value head h / (NH/NKV) (NKV = NH multi-head, NKV = 1 multi-query).
+ * Outputs out[B,T,NH*HS]. The GPT-2 functions further down are the case NKV = NH,
+ * HS = C/NH and call these. Shape errors, for all of them: a negative B or T, NH, NKV or
+ * HS <= 0, NH % NKV != 0: P4J_E_INVALID_ARGUMENT; HS > 256 or (forward/backward)
+ * B*NH > 65535: P4J_E_UNSUPPORTED.
+ */
+
 /**
- * Causal multi-head self-attention (flash-style: online softmax, no T x T buffer).
- * qkv[B,T,3C], each row [q(C) | k(C) | v(C)], head h = columns h*HS..(h+1)*HS-1 of each part,
- * HS = C/NH. lengths[B] int32 (values > T are treated as T, < 0 as 0). Query t < lengths[b]
- * attends to keys s <= t, scale 1/sqrt(HS). out[B,T,C] (=), lse[B,NH,T] (=) log-sum-exp of
- * the scaled scores. Rows t >= lengths[b]: out = 0, lse = 0.
+ * Causal grouped-query self-attention (flash-style: online softmax, no T x T buffer).
+ * lengths[B] int32 (values > T are treated as T, < 0 as 0). Query t < lengths[b] attends to
+ * keys s <= t, scale 1/sqrt(HS). out[B,T,NH*HS] (=), lse[B,NH,T] (=) log-sum-exp of the
+ * scaled scores. Rows t >= lengths[b]: out = 0, lse = 0.
  * HS 64 and 128 with 16-byte-aligned out and qkv: bf16 tensor cores (mma.sync m16n8k16, fp32
- * accumulate; q,k,v rounded to bf16 in shared memory, softmax in fp32). Other HS (<= 256) or
- * unaligned pointers: an fp32 fallback (one warp per query; slow, for tests and odd shapes).
- * C % NH != 0 or HS > 256: P4J_E_UNSUPPORTED.
+ * accumulate; q,k,v rounded to bf16 in shared memory, softmax in fp32), one block per
+ * (64 queries, b, query head). Other HS (<= 256) or unaligned pointers: an fp32 fallback
+ * (one warp per query; slow, for tests and odd shapes).
+ */
+int p4j_gqa_attention_forward(void* out, void* lse, const void* qkv, const void* lengths,
+                              int B, int T, int NH, int NKV, int HS, void* stream);
+
+/**
+ * dqkv[B,T,QKV] (=) the gradient of p4j_gqa_attention_forward given dout[B,T,NH*HS] and the
+ * forward's qkv, out, lse. Padding rows of dqkv are 0; padding never receives gradient.
+ * dqkv is zeroed (cudaMemsetAsync) and then filled. HS 64/128 (16-byte-aligned dqkv, dout,
+ * qkv), bf16 tensor cores: one block per (64 keys, b, kv head) loops over the NH/NKV query
+ * heads of its group, so each kv head's dk, dv have a single writer (race-free plain
+ * stores, summed over the group's heads in head order: deterministic); dq by fp32 atomics
+ * (atomic, like FlashAttention-2). Other HS: an fp32 fallback, one warp per query, with
+ * dq stored and dk, dv added by fp32 atomics (atomic).
+ */
+int p4j_gqa_attention_backward(void* dqkv, const void* dout, const void* qkv, const void* out,
+                               const void* lse, const void* lengths, int B, int T, int NH,
+                               int NKV, int HS, void* stream);
+
+/** KV-cache prefill: copies k and v of qkv[B,T,QKV] into k_cache / v_cache, each
+ *  [B, NKV, maxT, HS], at positions 0..T-1 (T <= maxT, else P4J_E_INVALID_ARGUMENT). */
+int p4j_gqa_kv_cache_write(void* k_cache, void* v_cache, const void* qkv,
+                           int B, int T, int NH, int NKV, int HS, int maxT, void* stream);
+
+/**
+ * One grouped-query decode step for B rows, one new token each. qkv[B,QKV] holds the new
+ * tokens' q,k,v (already rotated when the model uses RoPE); positions[b] (int32) is row b's
+ * position. Writes k,v into the caches ([B, NKV, maxT, HS]) at positions[b], then
+ * out[B,NH*HS] (=) attention of q over cache positions 0..positions[b] inclusive (fp32
+ * throughout; one block per (b, query head); the new token's k, v are read from qkv, and
+ * written to the cache by the first query head of each group only). A position outside
+ * [0, maxT) gives a zero output row and writes nothing. maxT <= 0: P4J_E_INVALID_ARGUMENT.
+ */
+int p4j_gqa_attention_decode(void* out, const void* qkv, void* k_cache, void* v_cache,
+                             const void* positions, int B, int NH, int NKV, int HS, int maxT,
+                             void* stream);
+
+/**
+ * Causal multi-head self-attention, GPT-2's layout: p4j_gqa_attention_forward with NKV = NH,
+ * HS = C/NH (qkv[B,T,3C], each row [q(C) | k(C) | v(C)], head h = columns h*HS..(h+1)*HS-1
+ * of each part; out[B,T,C] (=), lse[B,NH,T] (=)). C % NH != 0: P4J_E_UNSUPPORTED.
  */
 int p4j_attention_forward(void* out, void* lse, const void* qkv, const void* lengths,
                           int B, int T, int C, int NH, void* stream);
 
 /**
  * dqkv[B,T,3C] (=) the gradient of p4j_attention_forward given dout[B,T,C] and the forward's
- * qkv, out, lse (lse must come from p4j_attention_forward on the same qkv). Padding rows of
- * dqkv are 0; padding never receives gradient. dqkv is zeroed (cudaMemsetAsync) and then
- * filled: dk, dv by plain stores, dq by fp32 atomics (atomic, like FlashAttention-2).
- * HS 64/128 (16-byte-aligned dqkv, dout, qkv) use bf16 tensor cores; other HS an fp32
- * fallback (also atomic for dk, dv).
+ * qkv, out, lse: p4j_gqa_attention_backward with NKV = NH, HS = C/NH (dq atomic; dk, dv
+ * atomic only in the fp32 fallback).
  */
 int p4j_attention_backward(void* dqkv, const void* dout, const void* qkv, const void* out,
                            const void* lse, const void* lengths, int B, int T, int C, int NH,
                            void* stream);
 
 /** KV-cache prefill: copies k and v of qkv[B,T,3C] into k_cache / v_cache, each
- *  [B, NH, maxT, HS], at positions 0..T-1 (T <= maxT, else P4J_E_INVALID_ARGUMENT). */
+ *  [B, NH, maxT, HS], at positions 0..T-1 (T <= maxT and C % NH == 0, else
+ *  P4J_E_INVALID_ARGUMENT). p4j_gqa_kv_cache_write with NKV = NH. */
 int p4j_kv_cache_write(void* k_cache, void* v_cache, const void* qkv,
                        int B, int T, int C, int NH, int maxT, void* stream);
 
 /**
- * One decode step for B rows, one new token each. qkv[B,3C] holds the new tokens' q,k,v;
- * positions[b] (int32) is row b's position. Writes k,v into the caches at positions[b], then
- * out[B,C] (=) attention of q over cache positions 0..positions[b] inclusive (fp32
- * throughout). A position outside [0, maxT) gives a zero output row and writes nothing.
- * HS <= 256.
+ * One decode step for B rows, one new token each: p4j_gqa_attention_decode with NKV = NH,
+ * HS = C/NH (qkv[B,3C], caches [B, NH, maxT, HS], out[B,C] (=)). HS <= 256.
  */
 int p4j_attention_decode(void* out, const void* qkv, void* k_cache, void* v_cache,
                          const void* positions, int B, int C, int NH, int maxT, void* stream);
+
+/* ------------------------------------------------------------------ Llama-family layers (llama.cu) */
+
+/*
+ * RMSNorm, Qwen3's per-head q/k RMSNorm, RoPE and SwiGLU, fp32. The per-element formulas are
+ * host/device inline functions in cuda/llama.cuh. The backward kernels that accumulate a
+ * weight gradient (rms_norm_backward, qk_norm_backward) do it deterministically, without
+ * atomics, by a two-pass reduction through a caller-supplied device scratch buffer: pass 1
+ * sums fixed chunks of rows per 32-column stripe into scratch[p, c] (p < P4J_NORM_PARTIALS),
+ * pass 2 adds the partials in order into dweight.
+ */
+#define P4J_NORM_PARTIALS 128
+
+/** RMSNorm over C: rstd[N] (=) 1/sqrt(mean(inp^2) + eps) (fp32), out[N,C] (=)
+ *  inp * rstd * weight (HF LlamaRMSNorm). out may not alias inp. One warp per row.
+ *  eps < 0 or NaN: P4J_E_INVALID_ARGUMENT. */
+int p4j_rms_norm_forward(void* out, void* rstd, const void* inp, const void* weight,
+                         int N, int C, float eps, void* stream);
+
+/** dinp[N,C] += rstd*w*dout - rstd^3/C * inp * sum_c(w*dout*inp) (one warp per row);
+ *  dweight[C] += sum_n dout*inp*rstd (deterministic two-pass reduction). scratch: a device
+ *  buffer of at least P4J_NORM_PARTIALS * C floats (overwritten). */
+int p4j_rms_norm_backward(void* dinp, void* dweight, void* scratch, const void* dout,
+                          const void* inp, const void* weight, const void* rstd,
+                          int N, int C, void* stream);
+
+/**
+ * Qwen3's q/k norm on the fused layout qkv[N, (NH+2*NKV)*HS]: each of the NH query heads of
+ * a row RMS-normalised over its HS values and scaled by q_weight[HS], each of the NKV key
+ * heads likewise with k_weight[HS], v copied unchanged, into qkv_out (=, same layout; may not
+ * alias qkv_in). rstd[N, NH+NKV] (=), query heads first. NH % NKV != 0 or a size <= 0 (N < 0):
+ * P4J_E_INVALID_ARGUMENT.
+ */
+int p4j_qk_norm_forward(void* qkv_out, void* rstd, const void* qkv_in, const void* q_weight,
+                        const void* k_weight, int N, int NH, int NKV, int HS, float eps,
+                        void* stream);
+
+/** Backward of p4j_qk_norm_forward: dqkv_in (=) from dqkv_out (v passes through; may not
+ *  alias), dq_weight[HS] +=, dk_weight[HS] += (deterministic two-pass reductions). scratch: a
+ *  device buffer of at least P4J_NORM_PARTIALS * HS floats (overwritten). */
+int p4j_qk_norm_backward(void* dqkv_in, void* dq_weight, void* dk_weight, void* scratch,
+                         const void* dqkv_out, const void* qkv_in, const void* q_weight,
+                         const void* k_weight, const void* rstd, int N, int NH, int NKV, int HS,
+                         void* stream);
+
+/**
+ * RoPE (HF rotate_half), in place on the NH + NKV q and k heads of qkv[B*T,(NH+2*NKV)*HS]
+ * (v untouched). Row (b, t) is at position p = (positions ? positions[b] : 0) + t (positions
+ * int32[B], may be NULL); half = HS/2; for each head and i < half: x1 = x[i], x2 = x[i+half],
+ * x[i] = x1 cos[p,i] - x2 sin[p,i], x[i+half] = x2 cos[p,i] + x1 sin[p,i]. cos, sin: device
+ * tables [max_pos, half]. A position outside [0, max_pos) makes that row's q and k NaN.
+ * HS odd, NH % NKV != 0, max_pos < 0: P4J_E_INVALID_ARGUMENT.
+ */
+int p4j_rope_forward(void* qkv, const void* cos, const void* sin, const void* positions,
+                     int B, int T, int NH, int NKV, int HS, int max_pos, void* stream);
+
+/** Backward of p4j_rope_forward, in place on dqkv (the inverse rotation):
+ *  dx1 = dy1 cos + dy2 sin, dx2 = dy2 cos - dy1 sin; v untouched. Same arguments. */
+int p4j_rope_backward(void* dqkv, const void* cos, const void* sin, const void* positions,
+                      int B, int T, int NH, int NKV, int HS, int max_pos, void* stream);
+
+/** SwiGLU: inp[N, 2I] = [gate | up] per row; out[N, I] (=) silu(gate) * up,
+ *  silu(x) = x * sigmoid(x). */
+int p4j_swiglu_forward(void* out, const void* inp, int N, int I, void* stream);
+
+/** dinp[N, 2I] (=) [dout * up * silu'(gate) | dout * silu(gate)] given dout[N, I]. */
+int p4j_swiglu_backward(void* dinp, const void* dout, const void* inp, int N, int I, void* stream);
 
 /* ------------------------------------------------------------------ log-probs (logprob.cu) */
 

@@ -303,7 +303,7 @@ public final class LlamaCheckpoint {
             for (ParameterLayout.Entry e : model.layout().entries()) {
                 String fileName = plan.fileName(e.name());
                 float[] v = st.floats(fileName);
-                checkFinite(st.fileOf(fileName), fileName, v);
+                SafeTensors.requireFinite(st.fileOf(fileName), fileName, st.info(fileName).shape(), v);
                 model.writeParam(e.name(), v);
                 if (e.name().equals(EMBED) && plan.tiedCopy != null) embed = v;
             }
@@ -375,15 +375,6 @@ public final class LlamaCheckpoint {
         if (!Arrays.equals(info.shape(), w))
             throw new UserInputException(st.fileOf(name) + ": tensor " + name + " has shape " + Arrays.toString(info.shape())
                     + " but config.json implies " + Arrays.toString(want));
-    }
-
-    // TODO(merge): the harden branch adds a reusable finiteness check to SafeTensors/HfCheckpoint; use it here.
-    private static void checkFinite(Path file, String name, float[] v) {
-        for (int i = 0; i < v.length; i++) {
-            if (!Float.isFinite(v[i]))
-                throw new UserInputException(file + ": tensor " + name + " holds " + (Float.isNaN(v[i]) ? "NaN" : "an infinity")
-                        + " at element " + i);
-        }
     }
 
     // ------------------------------------------------------------------ writing

@@ -41,10 +41,12 @@ import java.util.TreeMap;
  *
  * <p>Reading memory-maps the file and validates the whole header up front; every problem
  * (truncated file, absurd header length, bad JSON, unknown dtype, a shape that disagrees
- * with the byte length, offsets outside the data section, overlapping tensors, duplicate
- * names) is a {@link UserInputException} naming the file. Unused bytes between or after
- * tensors are tolerated (the reference implementation rejects them; pref4j's writer never
- * produces them).
+ * with the byte length, offsets outside the data section, overlapping tensors, bytes
+ * between or after tensors, duplicate names) is a {@link UserInputException} naming the
+ * file. As in the reference implementation, the tensors must cover the data section
+ * exactly: sorted by offset, contiguous from 0 to the end of the file; so a header length
+ * that is off by a byte is refused rather than read as shifted weights.
+ * {@link #finiteFloats(String)} / {@link #requireFinite} refuse NaN and infinite weights.
  * <pre>{@code
  * try (SafeTensors st = SafeTensors.open(path)) {
  *     float[] w = st.floats("wte.weight");
@@ -181,19 +183,36 @@ public final class SafeTensors implements AutoCloseable {
             }
             list.add(parseTensor(path, name, v, dataLen));
         }
-        // Overlap check: sort by begin; every non-empty tensor must start at or after the
-        // end of the previous non-empty one.
+        // The tensors must tile the data section exactly, as the reference implementation
+        // requires: sorted by offset, the first at 0, each starting where the previous one
+        // ends, the last ending at the end of the file. A header length that is off, or a
+        // header that lies about offsets, shows up here instead of as garbage weights.
         List<TensorInfo> byOffset = new ArrayList<>(list);
         byOffset.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end)
                 .thenComparing(TensorInfo::name));
         TensorInfo prev = null;
+        long at = 0;
         for (TensorInfo t : byOffset) {
-            if (t.byteLength() == 0) continue;
-            if (prev != null && t.begin() < prev.end()) {
+            if (t.begin() < at) {
                 throw bad(path, "tensors '" + prev.name() + "' [" + prev.begin() + ", " + prev.end()
                         + ") and '" + t.name() + "' [" + t.begin() + ", " + t.end() + ") overlap");
             }
-            prev = t;
+            if (t.begin() > at) {
+                throw bad(path, prev == null
+                        ? "tensor '" + t.name() + "' data_offsets " + offsets(t) + " must start at 0: the first "
+                            + bytes(t.begin()) + " of the data section belong to no tensor"
+                        : "tensor '" + t.name() + "' data_offsets " + offsets(t) + " leave a gap of "
+                            + bytes(t.begin() - at) + ": the previous tensor '" + prev.name() + "' ends at " + at);
+            }
+            if (t.byteLength() > 0 || prev == null) prev = t;
+            at = t.end();
+        }
+        if (at != dataLen) {
+            throw bad(path, prev == null
+                    ? "the header lists no tensors but the data section holds " + dataLen + " bytes"
+                    : "the data section holds " + dataLen + " bytes but the last tensor '" + prev.name()
+                        + "' data_offsets " + offsets(prev) + " ends at " + at + ", leaving " + bytes(dataLen - at)
+                        + " that belong to no tensor (is the header length right?)");
         }
         Map<String, TensorInfo> out = new LinkedHashMap<>();
         for (TensorInfo t : byOffset) out.put(t.name(), t);
@@ -258,6 +277,14 @@ public final class SafeTensors implements AutoCloseable {
                     + expected + " bytes but data_offsets [" + begin + ", " + end + "] hold " + (end - begin));
         }
         return new TensorInfo(name, dtype, shape, begin, end);
+    }
+
+    private static String bytes(long n) {
+        return n == 1 ? "1 byte" : n + " bytes";
+    }
+
+    private static String offsets(TensorInfo t) {
+        return "[" + t.begin() + ", " + t.end() + "]";
     }
 
     private static String firstLine(String s) {
@@ -383,6 +410,57 @@ public final class SafeTensors implements AutoCloseable {
                 }
             }
             default -> throw new IllegalStateException(t.dtype().toString());
+        }
+    }
+
+    /**
+     * The tensor converted to floats, like {@link #floats(String)}, refusing a tensor that
+     * holds a NaN or an infinity. Model loaders use this (or {@link #requireFinite} on
+     * floats they converted themselves) so a corrupt checkpoint is one clear error rather
+     * than NaN scores.
+     *
+     * @throws UserInputException as {@link #floats(String)}, or naming the tensor and its
+     *                            first non-finite element
+     */
+    public float[] finiteFloats(String name) {
+        float[] v = floats(name);
+        requireFinite(path, name, info(name).shape(), v);
+        return v;
+    }
+
+    /**
+     * Refuses values holding a NaN or an infinity: one {@link UserInputException}
+     * {@code "<source>: tensor '<name>' element <i> ([<index>]) is NaN; ..."} at the first
+     * such element (the index per dimension when {@code shape} is given and matches).
+     * The one check every model loader should call on the weights it reads.
+     *
+     * @param source the file (or other source) to name first in the message
+     * @param name   the tensor's name
+     * @param shape  the tensor's shape (for the per-dimension index), or null
+     */
+    public static void requireFinite(Object source, String name, long[] shape, float[] values) {
+        for (int i = 0; i < values.length; i++) {
+            float f = values[i];
+            if (Float.isFinite(f)) continue;
+            String at = "element " + i;
+            if (shape != null && shape.length > 1) {
+                long n = 1;
+                for (long d : shape) n *= d;
+                if (n == values.length) {
+                    long[] idx = new long[shape.length];
+                    long rest = i;
+                    for (int d = shape.length - 1; d >= 0; d--) {
+                        idx[d] = shape[d] == 0 ? 0 : rest % shape[d];
+                        rest = shape[d] == 0 ? 0 : rest / shape[d];
+                    }
+                    at += " (index " + Arrays.toString(idx) + ")";
+                }
+            }
+            int bad = 0;
+            for (int j = i; j < values.length; j++) if (!Float.isFinite(values[j])) bad++;
+            throw new UserInputException(source + ": tensor '" + name + "' " + at + " is " + f
+                    + (bad > 1 ? " (" + bad + " of its " + values.length + " values are NaN or infinite)" : "")
+                    + "; the weights are corrupt");
         }
     }
 

@@ -11,16 +11,35 @@ import java.util.Arrays;
  * Batched generation with the KV cache: prefill the prompts, then one decode step per
  * new token, sampling every row with the counter-based RNG (row r of a request uses the
  * seed {@link CounterRng#rowSeed}(seed, r) and the step as counter), so the same seed
- * gives the same tokens. A row stops after its end-of-sequence token or at maxNewTokens.
+ * gives the same tokens. A row stops after an end-of-sequence token ({@link Options#stops}) or
+ * at maxNewTokens.
  */
 public final class Generator {
 
-    /** Sampling settings. temperature ≤ 0 is greedy; topK 0 and topP 1 disable filtering. */
-    public record Options(int maxNewTokens, float temperature, int topK, float topP, int eosId, long seed) {
+    /**
+     * Sampling settings. temperature ≤ 0 is greedy; topK 0 and topP 1 disable filtering. A row
+     * stops after sampling eosId or any of stopIds (models such as Llama 3 have several
+     * end-of-sequence tokens: generation_config.json's eos_token_id list); ids outside the
+     * vocabulary never match.
+     */
+    public record Options(int maxNewTokens, float temperature, int topK, float topP, int eosId, long seed, int[] stopIds) {
         public Options {
             if (maxNewTokens < 1) throw new IllegalArgumentException("maxNewTokens must be >= 1");
             if (topK < 0) throw new IllegalArgumentException("topK must be >= 0");
             if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("topP must be in (0, 1]");
+            stopIds = stopIds == null ? new int[0] : stopIds.clone();
+        }
+
+        /** Stops on eosId only. */
+        public Options(int maxNewTokens, float temperature, int topK, float topP, int eosId, long seed) {
+            this(maxNewTokens, temperature, topK, topP, eosId, seed, null);
+        }
+
+        /** Whether sampling {@code id} ends a row. */
+        public boolean stops(int id) {
+            if (id == eosId) return true;
+            for (int s : stopIds) if (s == id) return true;
+            return false;
         }
     }
 
@@ -81,7 +100,7 @@ public final class Generator {
                 out[b][count[b]] = next[b];
                 lp[b][count[b]] = nextLp[b];
                 count[b]++;
-                if (next[b] == o.eosId()) done[b] = true;
+                if (o.stops(next[b])) done[b] = true;
                 all &= done[b];
             }
             if (all || s == steps - 1) break;

@@ -24,6 +24,15 @@ public interface Tokenizer {
     /** Id of the end-of-text token. */
     int eosId();
 
+    /**
+     * Every id that ends a generated response: {@link #eosId()} and, for Hugging Face
+     * tokenizers, the other ids generation_config.json lists (e.g. Llama 3's
+     * {@code <|eot_id|>}).
+     */
+    default int[] eosIds() {
+        return new int[]{eosId()};
+    }
+
     /** The name {@link Tokenizers#byName} knows this tokenizer by. */
     String name();
 

@@ -70,7 +70,7 @@ public final class Engine {
 
         /** Response tokens without the trailing end-of-text (what rewards measure). */
         int[] content(int eosId) {
-            return eos && ids.length > 0 && ids[ids.length - 1] == eosId ? Arrays.copyOf(ids, ids.length - 1) : ids;
+            return eos && ids.length > 0 ? Arrays.copyOf(ids, ids.length - 1) : ids;
         }
     }
 
@@ -411,7 +411,7 @@ public final class Engine {
             long genSeed = CounterRng.mix(seed * 31 + it) ^ start;
             int maxNew = Math.min(s.maxNewTokens(), maxT - Arrays.stream(batch).mapToInt(a -> a.length).max().orElse(1));
             Generator.Sample[] got = gen.generate(batch, new Generator.Options(Math.max(1, maxNew),
-                    (float) s.temperature(), s.topK(), (float) s.topP(), eos, genSeed));
+                    (float) s.temperature(), s.topK(), (float) s.topP(), eos, genSeed, tok.eosIds()));
             for (int i = 0; i < got.length; i++) {
                 int[] w = rowsWhere.get(start + i);
                 Response resp = new Response(got[i].tokens(), got[i].endedWithEos());

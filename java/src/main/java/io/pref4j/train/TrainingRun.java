@@ -176,7 +176,8 @@ public final class TrainingRun {
         Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
         if (Files.exists(tmp)) AtomicFiles.deleteTree(tmp);
         ModelFiles.save(policy, tmp, tok.name());
-        if (init != null) ModelFiles.copyTokenizerFiles(ModelFiles.resolveModelDir(Path.of(init)), tmp);
+        if (init != null && Files.isDirectory(Path.of(init)))   // not for a built-in model name
+            ModelFiles.copyTokenizerFiles(ModelFiles.resolveModelDir(Path.of(init)), tmp);
         if (Files.exists(dir)) AtomicFiles.deleteTree(dir);
         Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
@@ -239,7 +240,7 @@ public final class TrainingRun {
                 longest = Math.max(longest, batch[i - start].length);
             }
             out.addAll(List.of(gen.generate(batch, new Generator.Options(Math.max(1, Math.min(s.maxNewTokens(), model.maxT() - longest)),
-                    (float) s.temperature(), s.topK(), (float) s.topP(), tok.eosId(), seed))));
+                    (float) s.temperature(), s.topK(), (float) s.topP(), tok.eosId(), seed, tok.eosIds()))));
         }
         return out;
     }

@@ -365,9 +365,9 @@ class LlamaCheckpointTest {
                 "1 tensor that a llama with this config.json does not have: model.layers.0.self_attn.o_proj.bias");
         assertLoadRefused(folder(dir, "layer2", c, t -> t.put("model.layers.2.input_layernorm.weight", new float[32], 32)),
                 "does not have: model.layers.2.input_layernorm.weight");
-        assertLoadRefused(folder(dir, "nan", c, t -> t.values().get(up)[17] = Float.NaN), "tensor " + up + " holds NaN at element 17");
+        assertLoadRefused(folder(dir, "nan", c, t -> t.values().get(up)[17] = Float.NaN), "tensor '" + up + "' element 17 (index [0, 17]) is NaN");
         assertLoadRefused(folder(dir, "inf", c, t -> t.values().get("model.norm.weight")[3] = Float.NEGATIVE_INFINITY),
-                "tensor model.norm.weight holds an infinity at element 3");
+                "tensor 'model.norm.weight' element 3 is -Infinity");
         // harmless buffers are ignored
         Path buf = folder(dir, "buffers", c, t -> {
             t.put("model.layers.0.self_attn.rotary_emb.inv_freq", new float[4], 4);

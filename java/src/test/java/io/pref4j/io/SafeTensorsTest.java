@@ -372,4 +372,76 @@ class SafeTensorsTest {
             assertTrue(e.getMessage().contains(p.toString()) && e.getMessage().contains("wte.weight"), e.getMessage());
         }
     }
+
+    @Test
+    void headerLengthOneByteShortIsRefused() throws IOException {
+        Path good = dir.resolve("good.safetensors");
+        SafeTensors.write(good, List.of(SafeTensors.Entry.f32("a", new float[]{1, 2}, 2),
+                SafeTensors.Entry.f32("b", new float[]{3, 4, 5}, 3)));
+        byte[] bytes = Files.readAllBytes(good);
+        ByteBuffer bb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        bb.putLong(0, bb.getLong(0) - 1);
+        Path p = put("short.safetensors", bytes);
+        UserInputException e = assertThrows(UserInputException.class, () -> SafeTensors.open(p));
+        String m = e.getMessage();
+        assertTrue(m.contains(p.toString()) && m.contains("'b'") && m.contains("[8, 20]")
+                && m.contains("21 bytes") && m.contains("header length"), m);
+    }
+
+    @Test
+    void dataNotCoveredExactlyIsRefused() throws IOException {
+        // gap between tensors
+        invalid("gap.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", new byte[12],
+                "'b'", "[8, 12]", "'a'", "ends at 4");
+        // first tensor not at 0
+        invalid("late.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8],
+                "'a'", "[4, 8]", "start at 0");
+        // trailing bytes
+        invalid("trail.safetensors", A8, new byte[9], "'a'", "[0, 8]", "9 bytes");
+        // no tensors but data
+        invalid("nodata.safetensors", "{}", new byte[4], "no tensors", "4 bytes");
+        // an empty tensor inside another one's bytes
+        invalid("inside.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]}}", new byte[8], "'e'", "overlap");
+        // empty tensors at the boundaries are fine
+        Path ok = put("empties.safetensors", file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]},"
+                + "\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", new byte[8]));
+        try (SafeTensors st = SafeTensors.open(ok)) {
+            assertEquals(3, st.size());
+        }
+        Path empty = put("empty.safetensors", file("{}", new byte[0]));
+        try (SafeTensors st = SafeTensors.open(empty)) {
+            assertEquals(0, st.size());
+        }
+    }
+
+    @Test
+    void finiteFloatsNamesTheFirstBadElement() throws IOException {
+        Path p = dir.resolve("nan.safetensors");
+        float[] w = new float[12];
+        w[7] = Float.NaN;
+        w[9] = Float.POSITIVE_INFINITY;
+        SafeTensors.write(p, List.of(SafeTensors.Entry.f32("w", w, 3, 4),
+                SafeTensors.Entry.bf16("inf", new float[]{1, Float.NEGATIVE_INFINITY}, 2),
+                SafeTensors.Entry.f32("ok", new float[]{1, -2, Float.MAX_VALUE}, 3)));
+        try (SafeTensors st = SafeTensors.open(p)) {
+            assertTrue(Float.isNaN(st.floats("w")[7]), "plain floats() still reads what is there");
+            UserInputException e = assertThrows(UserInputException.class, () -> st.finiteFloats("w"));
+            String m = e.getMessage();
+            assertTrue(m.contains(p.toString()) && m.contains("'w'") && m.contains("element 7")
+                    && m.contains("[1, 3]") && m.contains("NaN"), m);
+            e = assertThrows(UserInputException.class, () -> st.finiteFloats("inf"));
+            assertTrue(e.getMessage().contains("'inf'") && e.getMessage().contains("element 1")
+                    && e.getMessage().contains("-Infinity"), e.getMessage());
+            assertArrayEquals(new float[]{1, -2, Float.MAX_VALUE}, st.finiteFloats("ok"));
+        }
+        float[] v = {0, 1, Float.NaN};
+        UserInputException e = assertThrows(UserInputException.class,
+                () -> SafeTensors.requireFinite("some/file.bin", "x", new long[]{3}, v));
+        assertTrue(e.getMessage().startsWith("some/file.bin: ") && e.getMessage().contains("'x'")
+                && e.getMessage().contains("element 2"), e.getMessage());
+        SafeTensors.requireFinite("f", "y", new long[]{2}, new float[]{0, -0f});
+    }
 }

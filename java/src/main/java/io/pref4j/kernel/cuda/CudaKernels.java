@@ -29,6 +29,12 @@ import java.util.List;
  * per-row statistics (forward) or turn it into dz in place and two more GEMMs accumulate
  * dhidden and dweight (backward). No [N, V] buffer exists.
  *
+ * <p>The Llama-family layers: grouped-query attention, RMSNorm, the q/k norm, RoPE and SwiGLU
+ * go to pref4j.h's {@code p4j_gqa_*}, {@code p4j_rms_norm_*}, ... functions (the GPT-2 attention
+ * methods are their NKV = NH case). The two norm backwards reduce dweight deterministically
+ * through a scratch buffer of {@code P4J_NORM_PARTIALS} × columns floats, grown on demand;
+ * RoPE's table length comes from the cos/sin segments' sizes.
+ *
  * <p>Not thread-safe: one context is used by one thread at a time (like the CPU backend).
  */
 public final class CudaKernels implements Kernels {
@@ -49,8 +55,8 @@ public final class CudaKernels implements Kernels {
     private Thread owner;
 
     // scratch, grown on demand and reused
-    private DeviceBuffer ones, chunk, stats, sumOut;
-    private long onesN, chunkN, statsN;
+    private DeviceBuffer ones, chunk, stats, sumOut, normScratch;
+    private long onesN, chunkN, statsN, normScratchN;
 
     /** Device 0, fp32 GEMMs unless -Dpref4j.cuda.tf32=true. */
     public CudaKernels() {
@@ -634,67 +640,105 @@ public final class CudaKernels implements Kernels {
     }
 
     // ---------------------------------------------------------------- Llama family
-    // (interface first; the implementations follow)
 
     @Override public void attentionForward(MemorySegment out, MemorySegment lse, MemorySegment qkv,
                                            MemorySegment lengths, int B, int T, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("grouped-query attentionForward: not implemented yet");
+        enter("p4j_gqa_attention_forward");
+        Pref4jNative.gqaAttentionForward(out, lse, qkv, lengths, B, T, NH, NKV, HS, stream);
     }
 
     @Override public void attentionBackward(MemorySegment dqkv, MemorySegment dout, MemorySegment qkv,
                                             MemorySegment out, MemorySegment lse, MemorySegment lengths,
                                             int B, int T, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("grouped-query attentionBackward: not implemented yet");
+        enter("p4j_gqa_attention_backward");
+        Pref4jNative.gqaAttentionBackward(dqkv, dout, qkv, out, lse, lengths, B, T, NH, NKV, HS, stream);
     }
 
     @Override public void kvCacheWrite(MemorySegment kCache, MemorySegment vCache, MemorySegment qkv,
                                        int B, int T, int NH, int NKV, int HS, int maxT) {
-        throw new UnsupportedOperationException("grouped-query kvCacheWrite: not implemented yet");
+        enter("p4j_gqa_kv_cache_write");
+        Pref4jNative.gqaKvCacheWrite(kCache, vCache, qkv, B, T, NH, NKV, HS, maxT, stream);
     }
 
     @Override public void attentionDecode(MemorySegment out, MemorySegment qkv, MemorySegment kCache,
                                           MemorySegment vCache, MemorySegment positions,
                                           int B, int NH, int NKV, int HS, int maxT) {
-        throw new UnsupportedOperationException("grouped-query attentionDecode: not implemented yet");
+        enter("p4j_gqa_attention_decode");
+        Pref4jNative.gqaAttentionDecode(out, qkv, kCache, vCache, positions, B, NH, NKV, HS, maxT, stream);
+    }
+
+    /** The dweight reductions' scratch (P4J_NORM_PARTIALS × columns floats), grown on demand. */
+    private MemorySegment normScratch(int cols) {
+        long n = (long) Pref4jNative.NORM_PARTIALS * Math.max(cols, 1);
+        if (normScratch == null || normScratchN < n) {
+            normScratch = grow(normScratch, normScratchN, n, 4, "norm scratch");
+            normScratchN = n;
+        }
+        return normScratch.segment();
     }
 
     @Override public void rmsNormForward(MemorySegment out, MemorySegment rstd, MemorySegment inp,
                                          MemorySegment weight, int N, int C, float eps) {
-        throw new UnsupportedOperationException("rmsNormForward: not implemented yet");
+        enter("p4j_rms_norm_forward");
+        Pref4jNative.rmsNormForward(out, rstd, inp, weight, N, C, eps, stream);
     }
 
     @Override public void rmsNormBackward(MemorySegment dinp, MemorySegment dweight, MemorySegment dout,
                                           MemorySegment inp, MemorySegment weight, MemorySegment rstd, int N, int C) {
-        throw new UnsupportedOperationException("rmsNormBackward: not implemented yet");
+        enter("p4j_rms_norm_backward");
+        MemorySegment scratch = normScratch(C);
+        lastLaunch = "p4j_rms_norm_backward";
+        Pref4jNative.rmsNormBackward(dinp, dweight, scratch, dout, inp, weight, rstd, N, C, stream);
     }
 
     @Override public void qkNormForward(MemorySegment qkvOut, MemorySegment rstd, MemorySegment qkvIn,
                                         MemorySegment qWeight, MemorySegment kWeight,
                                         int N, int NH, int NKV, int HS, float eps) {
-        throw new UnsupportedOperationException("qkNormForward: not implemented yet");
+        enter("p4j_qk_norm_forward");
+        Pref4jNative.qkNormForward(qkvOut, rstd, qkvIn, qWeight, kWeight, N, NH, NKV, HS, eps, stream);
     }
 
     @Override public void qkNormBackward(MemorySegment dqkvIn, MemorySegment dqWeight, MemorySegment dkWeight,
                                          MemorySegment dqkvOut, MemorySegment qkvIn, MemorySegment qWeight,
                                          MemorySegment kWeight, MemorySegment rstd, int N, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("qkNormBackward: not implemented yet");
+        enter("p4j_qk_norm_backward");
+        MemorySegment scratch = normScratch(HS);
+        lastLaunch = "p4j_qk_norm_backward";
+        Pref4jNative.qkNormBackward(dqkvIn, dqWeight, dkWeight, scratch, dqkvOut, qkvIn, qWeight, kWeight, rstd,
+                N, NH, NKV, HS, stream);
+    }
+
+    /**
+     * The positions a RoPE table holds: its rows of HS/2 values, from the segment's size
+     * (Kernels' signature has no maxPos; the kernel turns a position beyond it into NaN
+     * instead of reading outside the table). A view sized to the table gives it exactly.
+     */
+    static int ropeTableRows(MemorySegment table, int HS) {
+        long rows = table.byteSize() / (4L * Math.max(HS / 2, 1));
+        return (int) Math.min(rows, Integer.MAX_VALUE);
     }
 
     @Override public void ropeForward(MemorySegment qkv, MemorySegment cos, MemorySegment sin, MemorySegment positions,
                                       int B, int T, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("ropeForward: not implemented yet");
+        enter("p4j_rope_forward");
+        int maxPos = Math.min(ropeTableRows(cos, HS), ropeTableRows(sin, HS));
+        Pref4jNative.ropeForward(qkv, cos, sin, p(positions), B, T, NH, NKV, HS, maxPos, stream);
     }
 
     @Override public void ropeBackward(MemorySegment dqkv, MemorySegment cos, MemorySegment sin, MemorySegment positions,
                                        int B, int T, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("ropeBackward: not implemented yet");
+        enter("p4j_rope_backward");
+        int maxPos = Math.min(ropeTableRows(cos, HS), ropeTableRows(sin, HS));
+        Pref4jNative.ropeBackward(dqkv, cos, sin, p(positions), B, T, NH, NKV, HS, maxPos, stream);
     }
 
     @Override public void swigluForward(MemorySegment out, MemorySegment inp, int N, int I) {
-        throw new UnsupportedOperationException("swigluForward: not implemented yet");
+        enter("p4j_swiglu_forward");
+        Pref4jNative.swigluForward(out, inp, N, I, stream);
     }
 
     @Override public void swigluBackward(MemorySegment dinp, MemorySegment dout, MemorySegment inp, int N, int I) {
-        throw new UnsupportedOperationException("swigluBackward: not implemented yet");
+        enter("p4j_swiglu_backward");
+        Pref4jNative.swigluBackward(dinp, dout, inp, N, I, stream);
     }
 }

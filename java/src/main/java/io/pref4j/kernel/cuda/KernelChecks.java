@@ -236,6 +236,7 @@ public final class KernelChecks {
         elementwise(out);
         layers(out);
         attention(out);
+        llama(out);
         logprob(out);
         optimiser(out);
         sampling(out);
@@ -457,6 +458,187 @@ public final class KernelChecks {
             c.expect("out", o);
             c.expect("kCache after decode", kc);
             c.expect("vCache after decode", vc);
+        }));
+    }
+
+    // ---------------------------------------------------------------- Llama family
+
+    private static void llama(List<Check> out) {
+        gqaAttention(out);
+        rmsNorm(out);
+        qkNorm(out);
+        rope(out);
+        swiglu(out);
+    }
+
+    /** Ragged lengths for B rows of at most T tokens: row 0 full, the others random in [1, T]. */
+    private static int[] raggedLengths(Ctx c, int B, int T) {
+        int[] lens = new int[B];
+        for (int b = 0; b < B; b++) lens[b] = b == 0 ? T : 1 + c.rnd.nextInt(T);
+        return lens;
+    }
+
+    /** Copies the reference's values of b to both backends (a forward output the backward reads). */
+    private static void fromRef(Ctx c, Buf b) {
+        float[] h = c.readRef(b);
+        c.ref.write(b.r(), h);
+        c.dev.write(b.d(), h);
+    }
+
+    private static void gqaAttention(List<Check> out) {
+        // {B, T, NH, NKV, HS}: GQA 8/2 and MQA on both tensor-core head sizes, MHA through the
+        // grouped entry point, the fp32 fallback (HS 24) with groups of 2; T off the 64-tiles
+        int[][] shapes = {{2, 37, 8, 2, 64}, {2, 70, 4, 1, 128}, {1, 67, 8, 1, 64}, {2, 29, 4, 4, 64}, {2, 45, 6, 3, 24}};
+        for (int[] sh : shapes) {
+            int B = sh[0], T = sh[1], NH = sh[2], NKV = sh[3], HS = sh[4], QKV = (NH + 2 * NKV) * HS;
+            out.add(check("gqa attentionForward+Backward", "B " + B + " T " + T + " NH " + NH + " NKV " + NKV + " HS " + HS,
+                    Precision.BF16, c -> {
+                Buf len = c.i(raggedLengths(c, B, T)), qkv = c.f(c.gauss(B * T * QKV, 1));
+                Buf o = c.nan((long) B * T * NH * HS), lse = c.nan((long) B * NH * T);
+                c.run((k, s) -> k.attentionForward(s.apply(o), s.apply(lse), s.apply(qkv), s.apply(len), B, T, NH, NKV, HS));
+                c.expect("out", o);
+                c.expect("lse", lse);
+                // backward from the reference's forward outputs, so both see the same inputs
+                fromRef(c, o);
+                fromRef(c, lse);
+                Buf dout = c.f(c.gauss(B * T * NH * HS, 1)), dqkv = c.nan((long) B * T * QKV);
+                c.run((k, s) -> k.attentionBackward(s.apply(dqkv), s.apply(dout), s.apply(qkv), s.apply(o), s.apply(lse),
+                        s.apply(len), B, T, NH, NKV, HS));
+                c.expect("dqkv", dqkv);
+            }));
+        }
+        // {B, T, NH, NKV, HS, maxT}; the decode kernel is fp32 for every head size
+        int[][] dec = {{3, 9, 8, 2, 64, 21}, {2, 13, 4, 1, 128, 30}, {2, 6, 6, 3, 24, 11}};
+        for (int[] sh : dec) {
+            int B = sh[0], T = sh[1], NH = sh[2], NKV = sh[3], HS = sh[4], maxT = sh[5], QKV = (NH + 2 * NKV) * HS;
+            out.add(check("gqa kvCacheWrite+attentionDecode",
+                    "B " + B + " T " + T + " NH " + NH + " NKV " + NKV + " HS " + HS + " maxT " + maxT, Precision.REDUCTION, c -> {
+                Buf qkv = c.f(c.gauss(B * T * QKV, 1));
+                int cache = B * NKV * maxT * HS;
+                Buf kc = c.f(c.gauss(cache, 1)), vc = c.f(c.gauss(cache, 1));
+                c.run((k, s) -> k.kvCacheWrite(s.apply(kc), s.apply(vc), s.apply(qkv), B, T, NH, NKV, HS, maxT));
+                c.expect("kCache", kc);
+                c.expect("vCache", vc);
+                int[] p = new int[B];
+                for (int b = 0; b < B; b++) p[b] = b == 0 ? T : b == 1 ? 0 : c.rnd.nextInt(T); // next slot, the first, a rewrite
+                Buf q1 = c.f(c.gauss(B * QKV, 1)), pos = c.i(p), o = c.nan((long) B * NH * HS);
+                c.run((k, s) -> k.attentionDecode(s.apply(o), s.apply(q1), s.apply(kc), s.apply(vc), s.apply(pos),
+                        B, NH, NKV, HS, maxT));
+                c.expect("out", o);
+                c.expect("kCache after decode", kc);
+                c.expect("vCache after decode", vc);
+            }));
+        }
+    }
+
+    private static void rmsNorm(List<Check> out) {
+        float eps = 1e-6f;
+        // N 300 spans several row chunks of the two-pass dweight reduction
+        for (int[] sh : new int[][] {{37, 67}, {130, 768}, {300, 96}}) {
+            int N = sh[0], C = sh[1];
+            out.add(check("rmsNormForward", "N " + N + " C " + C, Precision.FP32, c -> {
+                Buf x = c.f(c.gauss(N * C, 1.5)), w = c.f(c.gauss(C, 1));
+                Buf o = c.nan((long) N * C), rstd = c.nan(N);
+                c.run((k, s) -> k.rmsNormForward(s.apply(o), s.apply(rstd), s.apply(x), s.apply(w), N, C, eps));
+                c.expect("out", o);
+                c.expect("rstd", rstd);
+            }));
+            out.add(check("rmsNormBackward", "N " + N + " C " + C, Precision.REDUCTION, c -> {
+                float[] xh = c.gauss(N * C, 1.5);
+                float[] rh = new float[N];
+                for (int r = 0; r < N; r++) {
+                    double ss = 0;
+                    for (int j = 0; j < C; j++) ss += (double) xh[r * C + j] * xh[r * C + j];
+                    rh[r] = (float) (1 / Math.sqrt(ss / C + eps));
+                }
+                Buf x = c.f(xh), w = c.f(c.gauss(C, 1)), rstd = c.f(rh), dout = c.f(c.gauss(N * C, 1));
+                Buf dx = c.f(c.gauss(N * C, 1)), dw = c.f(c.gauss(C, 1));
+                c.run((k, s) -> k.rmsNormBackward(s.apply(dx), s.apply(dw), s.apply(dout), s.apply(x), s.apply(w),
+                        s.apply(rstd), N, C));
+                c.expect("dinp", dx);
+                c.expect("dweight", dw);
+            }));
+        }
+    }
+
+    private static void qkNorm(List<Check> out) {
+        float eps = 1e-6f;
+        // {N, NH, NKV, HS}; N·NH = 300 rows in the last spans several dweight row chunks
+        for (int[] sh : new int[][] {{37, 8, 2, 64}, {21, 6, 3, 24}, {75, 4, 1, 128}}) {
+            int N = sh[0], NH = sh[1], NKV = sh[2], HS = sh[3], QKV = (NH + 2 * NKV) * HS;
+            String shape = "N " + N + " NH " + NH + " NKV " + NKV + " HS " + HS;
+            out.add(check("qkNormForward", shape, Precision.FP32, c -> {
+                Buf x = c.f(c.gauss(N * QKV, 1.5)), qw = c.f(c.gauss(HS, 1)), kw = c.f(c.gauss(HS, 1));
+                Buf o = c.nan((long) N * QKV), rstd = c.nan((long) N * (NH + NKV));
+                c.run((k, s) -> k.qkNormForward(s.apply(o), s.apply(rstd), s.apply(x), s.apply(qw), s.apply(kw),
+                        N, NH, NKV, HS, eps));
+                c.expect("qkvOut", o);
+                c.expect("rstd", rstd);
+            }));
+            out.add(check("qkNormBackward", shape, Precision.REDUCTION, c -> {
+                Buf x = c.f(c.gauss(N * QKV, 1.5)), qw = c.f(c.gauss(HS, 1)), kw = c.f(c.gauss(HS, 1));
+                Buf o = c.nan((long) N * QKV), rstd = c.nan((long) N * (NH + NKV));
+                c.run((k, s) -> k.qkNormForward(s.apply(o), s.apply(rstd), s.apply(x), s.apply(qw), s.apply(kw),
+                        N, NH, NKV, HS, eps));
+                fromRef(c, rstd);
+                Buf dy = c.f(c.gauss(N * QKV, 1)), dx = c.nan((long) N * QKV);
+                Buf dqw = c.f(c.gauss(HS, 1)), dkw = c.f(c.gauss(HS, 1));
+                c.run((k, s) -> k.qkNormBackward(s.apply(dx), s.apply(dqw), s.apply(dkw), s.apply(dy), s.apply(x),
+                        s.apply(qw), s.apply(kw), s.apply(rstd), N, NH, NKV, HS));
+                c.expect("dqkvIn", dx);
+                c.expect("dqWeight", dqw);
+                c.expect("dkWeight", dkw);
+            }));
+        }
+    }
+
+    /** cos or sin table [maxPos, HS/2] of the standard rotary frequencies (θ = 10000). */
+    static float[] ropeTable(int maxPos, int HS, boolean sine) {
+        int half = HS / 2;
+        float[] t = new float[maxPos * half];
+        for (int p = 0; p < maxPos; p++) {
+            for (int i = 0; i < half; i++) {
+                double a = p * Math.pow(10000, -2.0 * i / HS);
+                t[p * half + i] = (float) (sine ? Math.sin(a) : Math.cos(a));
+            }
+        }
+        return t;
+    }
+
+    private static void rope(List<Check> out) {
+        // {B, T, NH, NKV, HS, maxPos, with positions}
+        int[][] shapes = {{3, 11, 8, 2, 64, 40, 1}, {2, 13, 4, 1, 128, 13, 0}, {2, 7, 6, 3, 24, 30, 1}};
+        for (int[] sh : shapes) {
+            int B = sh[0], T = sh[1], NH = sh[2], NKV = sh[3], HS = sh[4], maxPos = sh[5], QKV = (NH + 2 * NKV) * HS;
+            boolean withPositions = sh[6] != 0;
+            out.add(check("ropeForward+Backward" + (withPositions ? " (positions)" : ""),
+                    "B " + B + " T " + T + " NH " + NH + " NKV " + NKV + " HS " + HS + " maxPos " + maxPos, Precision.FP32, c -> {
+                Buf cos = c.f(ropeTable(maxPos, HS, false)), sin = c.f(ropeTable(maxPos, HS, true));
+                int[] p = new int[B];
+                for (int b = 1; b < B; b++) p[b] = c.rnd.nextInt(maxPos - T + 1); // row 0 from 0, the others further on
+                p[B - 1] = maxPos - T; // one row up to the table's last position
+                Buf pos = withPositions ? c.i(p) : null;
+                Buf x = c.f(c.gauss(B * T * QKV, 1));
+                c.run((k, s) -> k.ropeForward(s.apply(x), s.apply(cos), s.apply(sin), s.apply(pos), B, T, NH, NKV, HS));
+                c.expect("qkv", x);
+                Buf dx = c.f(c.gauss(B * T * QKV, 1));
+                c.run((k, s) -> k.ropeBackward(s.apply(dx), s.apply(cos), s.apply(sin), s.apply(pos), B, T, NH, NKV, HS));
+                c.expect("dqkv", dx);
+            }));
+        }
+    }
+
+    private static void swiglu(List<Check> out) {
+        int N = 37, I = 103;
+        out.add(check("swigluForward", "N " + N + " I " + I, Precision.FP32, c -> {
+            Buf x = c.f(c.gauss(N * 2 * I, 3)), o = c.nan((long) N * I);
+            c.run((k, s) -> k.swigluForward(s.apply(o), s.apply(x), N, I));
+            c.expect("out", o);
+        }));
+        out.add(check("swigluBackward", "N " + N + " I " + I, Precision.FP32, c -> {
+            Buf x = c.f(c.gauss(N * 2 * I, 3)), dout = c.f(c.gauss(N * I, 1)), d = c.nan((long) N * 2 * I);
+            c.run((k, s) -> k.swigluBackward(s.apply(d), s.apply(dout), s.apply(x), N, I));
+            c.expect("dinp", d);
         }));
     }
 

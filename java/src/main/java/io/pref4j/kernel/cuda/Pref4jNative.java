@@ -37,6 +37,8 @@ public final class Pref4jNative {
     static final int LOGPROB_STATS_FLOATS = 8;
     /** P4J_SUM_SQUARES_OUT_DOUBLES: doubles p4j_sum_squares's out buffer holds. */
     static final int SUM_SQUARES_OUT_DOUBLES = 1024;
+    /** P4J_NORM_PARTIALS: row chunks of the two-pass dweight reductions (scratch = this × columns floats). */
+    static final int NORM_PARTIALS = 128;
 
     // P4J_E_* statuses
     static final int E_INVALID_ARGUMENT = -1, E_OUT_OF_RANGE = -2, E_GROUP_TOO_SMALL = -3, E_UNSUPPORTED = -4;
@@ -80,10 +82,22 @@ public final class Pref4jNative {
     private static final MethodHandle P4J_LAYER_NORM_BACKWARD = B.bind("p4j_layer_norm_backward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_EMBEDDING_FORWARD = B.bind("p4j_embedding_forward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_EMBEDDING_BACKWARD = B.bind("p4j_embedding_backward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_GQA_ATTENTION_FORWARD = B.bind("p4j_gqa_attention_forward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_GQA_ATTENTION_BACKWARD = B.bind("p4j_gqa_attention_backward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_GQA_KV_CACHE_WRITE = B.bind("p4j_gqa_kv_cache_write", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_GQA_ATTENTION_DECODE = B.bind("p4j_gqa_attention_decode", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_ATTENTION_FORWARD = B.bind("p4j_attention_forward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_ATTENTION_BACKWARD = B.bind("p4j_attention_backward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_KV_CACHE_WRITE = B.bind("p4j_kv_cache_write", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_ATTENTION_DECODE = B.bind("p4j_attention_decode", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_RMS_NORM_FORWARD = B.bind("p4j_rms_norm_forward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS));
+    private static final MethodHandle P4J_RMS_NORM_BACKWARD = B.bind("p4j_rms_norm_backward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_QK_NORM_FORWARD = B.bind("p4j_qk_norm_forward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS));
+    private static final MethodHandle P4J_QK_NORM_BACKWARD = B.bind("p4j_qk_norm_backward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_ROPE_FORWARD = B.bind("p4j_rope_forward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_ROPE_BACKWARD = B.bind("p4j_rope_backward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_SWIGLU_FORWARD = B.bind("p4j_swiglu_forward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_SWIGLU_BACKWARD = B.bind("p4j_swiglu_backward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_LOGPROB_INIT = B.bind("p4j_logprob_init", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_LOGPROB_CHUNK_FORWARD = B.bind("p4j_logprob_chunk_forward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_LOGPROB_FINALIZE = B.bind("p4j_logprob_finalize", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
@@ -574,6 +588,50 @@ public final class Pref4jNative {
         check("p4j_embedding_backward", st);
     }
 
+    /** p4j_gqa_attention_forward: see native/include/pref4j.h. */
+    static void gqaAttentionForward(MemorySegment out, MemorySegment lse, MemorySegment qkv, MemorySegment lengths, int B, int T, int NH, int NKV, int HS, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_GQA_ATTENTION_FORWARD.invokeExact(out, lse, qkv, lengths, B, T, NH, NKV, HS, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_gqa_attention_forward", t);
+        }
+        check("p4j_gqa_attention_forward", st);
+    }
+
+    /** p4j_gqa_attention_backward: see native/include/pref4j.h. */
+    static void gqaAttentionBackward(MemorySegment dqkv, MemorySegment dout, MemorySegment qkv, MemorySegment out, MemorySegment lse, MemorySegment lengths, int B, int T, int NH, int NKV, int HS, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_GQA_ATTENTION_BACKWARD.invokeExact(dqkv, dout, qkv, out, lse, lengths, B, T, NH, NKV, HS, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_gqa_attention_backward", t);
+        }
+        check("p4j_gqa_attention_backward", st);
+    }
+
+    /** p4j_gqa_kv_cache_write: see native/include/pref4j.h. */
+    static void gqaKvCacheWrite(MemorySegment kCache, MemorySegment vCache, MemorySegment qkv, int B, int T, int NH, int NKV, int HS, int maxT, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_GQA_KV_CACHE_WRITE.invokeExact(kCache, vCache, qkv, B, T, NH, NKV, HS, maxT, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_gqa_kv_cache_write", t);
+        }
+        check("p4j_gqa_kv_cache_write", st);
+    }
+
+    /** p4j_gqa_attention_decode: see native/include/pref4j.h. */
+    static void gqaAttentionDecode(MemorySegment out, MemorySegment qkv, MemorySegment kCache, MemorySegment vCache, MemorySegment positions, int B, int NH, int NKV, int HS, int maxT, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_GQA_ATTENTION_DECODE.invokeExact(out, qkv, kCache, vCache, positions, B, NH, NKV, HS, maxT, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_gqa_attention_decode", t);
+        }
+        check("p4j_gqa_attention_decode", st);
+    }
+
     /** p4j_attention_forward: see native/include/pref4j.h. */
     static void attentionForward(MemorySegment out, MemorySegment lse, MemorySegment qkv, MemorySegment lengths, int B, int T, int C, int NH, MemorySegment stream) {
         int st;
@@ -616,6 +674,94 @@ public final class Pref4jNative {
             throw failed("p4j_attention_decode", t);
         }
         check("p4j_attention_decode", st);
+    }
+
+    /** p4j_rms_norm_forward: see native/include/pref4j.h. */
+    static void rmsNormForward(MemorySegment out, MemorySegment rstd, MemorySegment inp, MemorySegment weight, int N, int C, float eps, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_RMS_NORM_FORWARD.invokeExact(out, rstd, inp, weight, N, C, eps, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_rms_norm_forward", t);
+        }
+        check("p4j_rms_norm_forward", st);
+    }
+
+    /** p4j_rms_norm_backward: see native/include/pref4j.h. */
+    static void rmsNormBackward(MemorySegment dinp, MemorySegment dweight, MemorySegment scratch, MemorySegment dout, MemorySegment inp, MemorySegment weight, MemorySegment rstd, int N, int C, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_RMS_NORM_BACKWARD.invokeExact(dinp, dweight, scratch, dout, inp, weight, rstd, N, C, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_rms_norm_backward", t);
+        }
+        check("p4j_rms_norm_backward", st);
+    }
+
+    /** p4j_qk_norm_forward: see native/include/pref4j.h. */
+    static void qkNormForward(MemorySegment qkvOut, MemorySegment rstd, MemorySegment qkvIn, MemorySegment qWeight, MemorySegment kWeight, int N, int NH, int NKV, int HS, float eps, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_QK_NORM_FORWARD.invokeExact(qkvOut, rstd, qkvIn, qWeight, kWeight, N, NH, NKV, HS, eps, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_qk_norm_forward", t);
+        }
+        check("p4j_qk_norm_forward", st);
+    }
+
+    /** p4j_qk_norm_backward: see native/include/pref4j.h. */
+    static void qkNormBackward(MemorySegment dqkvIn, MemorySegment dqWeight, MemorySegment dkWeight, MemorySegment scratch, MemorySegment dqkvOut, MemorySegment qkvIn, MemorySegment qWeight, MemorySegment kWeight, MemorySegment rstd, int N, int NH, int NKV, int HS, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_QK_NORM_BACKWARD.invokeExact(dqkvIn, dqWeight, dkWeight, scratch, dqkvOut, qkvIn, qWeight, kWeight, rstd, N, NH, NKV, HS, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_qk_norm_backward", t);
+        }
+        check("p4j_qk_norm_backward", st);
+    }
+
+    /** p4j_rope_forward: see native/include/pref4j.h. */
+    static void ropeForward(MemorySegment qkv, MemorySegment cos, MemorySegment sin, MemorySegment positions, int B, int T, int NH, int NKV, int HS, int maxPos, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_ROPE_FORWARD.invokeExact(qkv, cos, sin, positions, B, T, NH, NKV, HS, maxPos, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_rope_forward", t);
+        }
+        check("p4j_rope_forward", st);
+    }
+
+    /** p4j_rope_backward: see native/include/pref4j.h. */
+    static void ropeBackward(MemorySegment dqkv, MemorySegment cos, MemorySegment sin, MemorySegment positions, int B, int T, int NH, int NKV, int HS, int maxPos, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_ROPE_BACKWARD.invokeExact(dqkv, cos, sin, positions, B, T, NH, NKV, HS, maxPos, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_rope_backward", t);
+        }
+        check("p4j_rope_backward", st);
+    }
+
+    /** p4j_swiglu_forward: see native/include/pref4j.h. */
+    static void swigluForward(MemorySegment out, MemorySegment inp, int N, int I, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_SWIGLU_FORWARD.invokeExact(out, inp, N, I, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_swiglu_forward", t);
+        }
+        check("p4j_swiglu_forward", st);
+    }
+
+    /** p4j_swiglu_backward: see native/include/pref4j.h. */
+    static void swigluBackward(MemorySegment dinp, MemorySegment dout, MemorySegment inp, int N, int I, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_SWIGLU_BACKWARD.invokeExact(dinp, dout, inp, N, I, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_swiglu_backward", t);
+        }
+        check("p4j_swiglu_backward", st);
     }
 
     /** p4j_logprob_init: see native/include/pref4j.h. */
