@@ -7,6 +7,8 @@ import io.pref4j.kernel.Kernels;
 import io.pref4j.model.CausalLm;
 import io.pref4j.model.Gpt;
 import io.pref4j.model.GptConfig;
+import io.pref4j.model.Llama;
+import io.pref4j.model.LlamaConfig;
 import io.pref4j.model.ModelConfig;
 import io.pref4j.text.Tokenizer;
 
@@ -17,7 +19,8 @@ import java.nio.file.Path;
 /**
  * Model folders of every family, in Hugging Face layout: one entry point that reads
  * config.json's {@code model_type} and hands the folder to the family's reader/writer
- * ({@link HfCheckpoint} for gpt2). Commands, the trainer and the experiments load and save
+ * ({@link HfCheckpoint} for gpt2, {@link LlamaCheckpoint} for llama, mistral, qwen2 and
+ * qwen3). Commands, the trainer and the experiments load and save
  * models only through here.
  */
 public final class ModelFiles {
@@ -26,7 +29,11 @@ public final class ModelFiles {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The model types pref4j reads, for messages. */
-    public static final String SUPPORTED = "gpt2";
+    public static final String SUPPORTED = "gpt2, llama, mistral, qwen2, qwen3";
+
+    private static boolean isLlama(String type) {
+        return LlamaConfig.MODEL_TYPES.contains(type);
+    }
 
     /** config.json's model_type (gpt2 when absent, as in old GPT-2 folders). */
     public static String modelType(Path dir) {
@@ -56,6 +63,7 @@ public final class ModelFiles {
     public static ModelConfig readConfig(Path dir) {
         String type = modelType(dir);
         if (type.equals("gpt2")) return HfCheckpoint.readConfig(dir);
+        if (isLlama(type)) return LlamaCheckpoint.readConfig(dir);
         throw unsupported(dir, type);
     }
 
@@ -66,24 +74,42 @@ public final class ModelFiles {
     public static CausalLm load(Kernels k, Path dir, int maxBatch, int maxT) {
         String type = modelType(dir);
         if (type.equals("gpt2")) return HfCheckpoint.load(k, dir, maxBatch, maxT);
+        if (isLlama(type)) return LlamaCheckpoint.load(k, dir, maxBatch, maxT);
         throw unsupported(dir, type);
     }
 
     /** A new model of this config with zero weights (no head). */
     public static CausalLm create(Kernels k, ModelConfig cfg, int maxBatch, int maxT) {
         if (cfg instanceof GptConfig g) return new Gpt(k, g, maxBatch, Math.min(maxT, g.maxSeqLen()));
+        if (cfg instanceof LlamaConfig l) return new Llama(k, l, maxBatch, Math.min(maxT, l.maxSeqLen()));
         throw new IllegalArgumentException("no model family for " + cfg.modelType());
     }
 
     /** Whether the folder's weights carry pref4j's scalar head. */
     public static boolean hasHead(Path dir) {
-        return HfCheckpoint.hasHead(dir);
+        String type = modelType(dir);
+        if (type.equals("gpt2")) return HfCheckpoint.hasHead(dir);
+        if (isLlama(type)) return LlamaCheckpoint.hasHead(dir);
+        throw unsupported(dir, type);
     }
 
     /** Writes the model as a Hugging Face folder of its family (atomically per file), recording the tokenizer when given. */
     public static void save(CausalLm model, Path dir, String tokenizerName) throws IOException {
+        save(model, dir, tokenizerName, null);
+    }
+
+    /**
+     * {@link #save(CausalLm, Path, String)} keeping harmless config.json keys of the folder the
+     * model came from ({@code source}, may be null): the token ids of {@link LlamaCheckpoint#PASS_THROUGH}
+     * (GPT-2 folders are written from the model alone).
+     */
+    public static void save(CausalLm model, Path dir, String tokenizerName, Path source) throws IOException {
         if (model instanceof Gpt g) {
             HfCheckpoint.save(g, dir, tokenizerName);
+            return;
+        }
+        if (model instanceof Llama l) {
+            LlamaCheckpoint.save(l, dir, tokenizerName, source == null ? null : LlamaCheckpoint.passThroughKeys(source));
             return;
         }
         throw new IllegalArgumentException("no writer for " + model.config().modelType());
@@ -93,6 +119,10 @@ public final class ModelFiles {
     public static void writeConfig(ModelConfig cfg, Path dir, String tokenizerName) throws IOException {
         if (cfg instanceof GptConfig g) {
             HfCheckpoint.writeConfig(g, dir, tokenizerName);
+            return;
+        }
+        if (cfg instanceof LlamaConfig l) {
+            LlamaCheckpoint.writeConfig(l, dir, tokenizerName);
             return;
         }
         throw new IllegalArgumentException("no config writer for " + cfg.modelType());

@@ -9,8 +9,9 @@ import java.util.SplittableRandom;
  * The Llama family (Hugging Face llama, mistral, qwen2, qwen3) on a {@link Kernels} backend:
  * token embedding, blocks of RMSNorm → grouped-query attention with rotary positions →
  * residual → RMSNorm → SwiGLU MLP → residual, a final RMSNorm, and an LM head that is the
- * embedding (tied) or its own {@code lm_head.weight}. Qwen2 adds q/k/v biases, Qwen3 a
- * per-head RMSNorm of q and k before the rotation.
+ * embedding (tied) or its own {@code lm_head.weight}. Qwen2 adds q/k/v biases (Llama's and
+ * Qwen3's {@code attention_bias} put biases on q/k/v and on o_proj), Qwen3 a per-head RMSNorm
+ * of q and k before the rotation.
  *
  * <p>Parameters carry Hugging Face's names and layouts ({@code model.layers.0.self_attn.q_proj.weight}
  * [out, in] …), so import and export are plain copies. Within a block the q, k and v
@@ -22,10 +23,10 @@ import java.util.SplittableRandom;
  */
 public final class Llama extends CausalLm {
 
-    /** Views of one block's tensors (parameters or gradients); qkvb, qNorm, kNorm may be null. */
+    /** Views of one block's tensors (parameters or gradients); qkvb, qNorm, kNorm, ob may be null. */
     private record Block(MemorySegment inNorm, MemorySegment qkvw, MemorySegment qkvb, MemorySegment qNorm,
-                         MemorySegment kNorm, MemorySegment ow, MemorySegment postNorm, MemorySegment guw,
-                         MemorySegment downw) {}
+                         MemorySegment kNorm, MemorySegment ow, MemorySegment ob, MemorySegment postNorm,
+                         MemorySegment guw, MemorySegment downw) {}
 
     /**
      * One block's saved activations, sized for maxBatch·maxT rows. qkvPre is the projection's
@@ -73,6 +74,7 @@ public final class Llama extends CausalLm {
                 b.vector(q + "self_attn.k_norm.weight", HS);
             }
             b.matrix(q + "self_attn.o_proj.weight", C, qd);
+            if (c.outputBias()) b.vector(q + "self_attn.o_proj.bias", C);
             b.vector(q + "post_attention_layernorm.weight", C);
             b.matrixRun(new String[]{q + "mlp.gate_proj.weight", q + "mlp.up_proj.weight"}, new int[][]{{I, C}, {I, C}});
             b.matrix(q + "mlp.down_proj.weight", C, I);
@@ -148,7 +150,9 @@ public final class Llama extends CausalLm {
         return new Block(view(buf, q + "input_layernorm.weight"), qkvw, qkvb,
                 cfg.qkNorm() ? view(buf, q + "self_attn.q_norm.weight") : null,
                 cfg.qkNorm() ? view(buf, q + "self_attn.k_norm.weight") : null,
-                view(buf, q + "self_attn.o_proj.weight"), view(buf, q + "post_attention_layernorm.weight"),
+                view(buf, q + "self_attn.o_proj.weight"),
+                cfg.outputBias() ? view(buf, q + "self_attn.o_proj.bias") : null,
+                view(buf, q + "post_attention_layernorm.weight"),
                 fused(buf, q + "mlp.gate_proj.weight", 2L * I * C), view(buf, q + "mlp.down_proj.weight"));
     }
 
@@ -244,7 +248,7 @@ public final class Llama extends CausalLm {
             projectQkv(w, a, N);
             k.ropeForward(a.qkv(), cos, sin, null, B, T, NH, NKV, HS);
             k.attentionForward(a.att(), a.lse(), a.qkv(), lengths, B, T, NH, NKV, HS);
-            k.matmul(proj, a.att(), w.ow(), null, N, C, AW, false, true, false);
+            k.matmul(proj, a.att(), w.ow(), w.ob(), N, C, AW, false, true, false);
             k.add(a.res2(), residual, proj, nc);
             mlpForward(w, a, N);
             residual = a.res3();
@@ -290,6 +294,7 @@ public final class Llama extends CausalLm {
             // res2 = residual + o(attention(rope(qkv(rms(residual)))))
             k.matmul(datt, dres, w.ow(), null, N, AW, C, false, false, false);
             k.matmul(d.ow(), dres, a.att(), null, C, AW, N, true, false, true);
+            if (cfg.outputBias()) k.biasBackward(d.ob(), dres, N, C);
             k.attentionBackward(dqkv, datt, a.qkv(), a.att(), a.lse(), lengths, B, T, NH, NKV, HS);
             k.ropeBackward(dqkv, cos, sin, null, B, T, NH, NKV, HS);
             MemorySegment dproj = dqkv;
@@ -330,7 +335,7 @@ public final class Llama extends CausalLm {
             projectQkv(w, a, B);
             k.ropeForward(a.qkv(), cos, sin, positions, B, 1, NH, NKV, HS);
             k.attentionDecode(a.att(), a.qkv(), kCache[l], vCache[l], positions, B, NH, NKV, HS, maxT);
-            k.matmul(proj, a.att(), w.ow(), null, B, C, AW, false, true, false);
+            k.matmul(proj, a.att(), w.ow(), w.ob(), B, C, AW, false, true, false);
             k.add(a.res2(), residual, proj, (long) B * C);
             mlpForward(w, a, B);
             residual = a.res3();

@@ -20,7 +20,8 @@ import io.pref4j.UserInputException;
  * @param maxSeqLen         max_position_embeddings
  * @param vocabSize         vocab_size
  * @param tieWordEmbeddings tie_word_embeddings (LM head = embed_tokens)
- * @param attentionBias     biases on q/k/v projections (qwen2 always; llama's attention_bias)
+ * @param attentionBias     biases on the q/k/v projections (qwen2 always; llama's and qwen3's
+ *                          attention_bias, which also gives o_proj a bias: {@link #outputBias()})
  * @param qkNorm            per-head q/k RMSNorm before RoPE (qwen3)
  */
 public record LlamaConfig(String modelType, int channels, int intermediate, int numLayers, int numHeads,
@@ -54,9 +55,40 @@ public record LlamaConfig(String modelType, int channels, int intermediate, int 
         if (!(ropeTheta > 0)) throw new UserInputException("model config: rope_theta must be > 0, got " + ropeTheta);
         if (maxSeqLen < 1) throw new UserInputException("model config: max_position_embeddings must be >= 1, got " + maxSeqLen);
         if (vocabSize < 2) throw new UserInputException("model config: vocab_size must be >= 2, got " + vocabSize);
+        // what Hugging Face's modules fix per type, so that every config exports faithfully
+        if (modelType.equals("mistral") && attentionBias)
+            throw new UserInputException("model config: mistral has no attention biases");
+        if (modelType.equals("qwen2") && !attentionBias)
+            throw new UserInputException("model config: qwen2 always has q/k/v biases (attentionBias must be true)");
+        if (qkNorm != modelType.equals("qwen3"))
+            throw new UserInputException("model config: the per-head q/k norm is Qwen3's (qkNorm must be "
+                    + modelType.equals("qwen3") + " for " + modelType + ")");
+        if (ropeScaling != null) {
+            RopeScaling r = ropeScaling;
+            if (!r.type().equals("linear") && !r.type().equals("llama3"))
+                throw new UserInputException("model config: rope scaling type '" + r.type() + "' is not supported (linear, llama3)");
+            if (!(r.factor() > 0) || Double.isInfinite(r.factor()))
+                throw new UserInputException("model config: rope scaling factor must be > 0, got " + r.factor());
+            if (r.type().equals("llama3")) {
+                if (!(r.lowFreqFactor() > 0) || !(r.highFreqFactor() > r.lowFreqFactor()) || Double.isInfinite(r.highFreqFactor()))
+                    throw new UserInputException("model config: llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor, got "
+                            + r.lowFreqFactor() + " and " + r.highFreqFactor());
+                if (r.originalMaxPositions() < 1)
+                    throw new UserInputException("model config: llama3 rope scaling needs original_max_position_embeddings >= 1, got "
+                            + r.originalMaxPositions());
+            }
+        }
     }
 
     @Override public String modelType() { return modelType; }
+
+    /**
+     * Whether o_proj has a bias: Hugging Face's Llama and Qwen3 attention put
+     * {@code attention_bias} on all four projections; Qwen2's has q/k/v biases only.
+     */
+    public boolean outputBias() {
+        return attentionBias && !modelType.equals("qwen2");
+    }
 
     /** Width of the fused q/k/v projection output: (NH + 2·NKV)·HS. */
     public int qkvWidth() {
