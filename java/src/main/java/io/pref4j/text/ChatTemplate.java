@@ -52,6 +52,7 @@ public final class ChatTemplate {
     private final String origin;
     private final Map<String, Object> specialTokens;
     private final Jinjava jinjava;
+    private final String unknownNames;
 
     /**
      * A template.
@@ -100,6 +101,15 @@ public final class ChatTemplate {
                 JinjaRewriter.class, "slice", Object.class, Object.class, Object.class, Object.class));
         this.jinjava.getGlobalContext().registerFilter(new PyCompat.ToJsonFilter());
         this.jinjava.getGlobalContext().registerTag(new PyCompat.GenerationTag());
+        // Jinja2 refuses a template with an unknown filter or test; Jinjava passes the value through
+        List<String> unknown = new ArrayList<>();
+        for (String name : JinjaRewriter.filtersAndTests(s)) {
+            String n = name.substring(name.indexOf(':') + 1);
+            boolean known = name.startsWith("filter:") ? jinjava.getGlobalContext().getFilter(n) != null
+                    : jinjava.getGlobalContext().getExpTest(n) != null;
+            if (!known) unknown.add(name.replace(":", " '") + "'");
+        }
+        this.unknownNames = unknown.isEmpty() ? null : String.join(", ", unknown);
     }
 
     /** The Jinja source as given. */
@@ -138,6 +148,9 @@ public final class ChatTemplate {
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt, boolean continueFinalMessage,
                          Map<String, ?> vars) {
+        if (unknownNames != null) {
+            throw new UserInputException(origin + ": chat template error: unknown " + unknownNames);
+        }
         if (addGenerationPrompt && continueFinalMessage) {
             throw new IllegalArgumentException("add_generation_prompt and continue_final_message are exclusive");
         }

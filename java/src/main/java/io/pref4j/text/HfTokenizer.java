@@ -143,6 +143,17 @@ public final class HfTokenizer implements Tokenizer {
         }
         int vocabSize = maxId + 1;
         if (vocabSize <= 0) throw new UserInputException(file + ": the vocabulary is empty");
+        HuggingFaceTokenizer hf = open(file, text);
+        try {
+            return load(dir, hf, vocab, vocabSize, added, special);
+        } catch (RuntimeException e) {
+            hf.close();
+            throw e;
+        }
+    }
+
+    private static HfTokenizer load(Path dir, HuggingFaceTokenizer hf, JsonNode vocab, int vocabSize,
+                                    Map<String, Integer> added, Set<Integer> special) {
 
         // special tokens: tokenizer_config.json
         Path cfgFile = dir.resolve(TOKENIZER_CONFIG);
@@ -208,7 +219,6 @@ public final class HfTokenizer implements Tokenizer {
         if (eos < 0) eos = eosIds.iterator().next();
 
         ChatTemplate template = ChatTemplate.fromModelFolder(dir).orElse(null);
-        HuggingFaceTokenizer hf = open(file, text);
         return new HfTokenizer(dir, hf, vocabSize, Collections.unmodifiableMap(added),
                 Collections.unmodifiableSet(special), Collections.unmodifiableSet(eosIds), eos, bos, pad, template);
     }

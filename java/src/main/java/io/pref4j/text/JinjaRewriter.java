@@ -159,6 +159,49 @@ final class JinjaRewriter {
         return out;
     }
 
+    /**
+     * The names used as filters ({@code x | name}) and tests ({@code x is name},
+     * {@code x is not name}) in the template's code, as {@code "filter:name"} and
+     * {@code "test:name"}.
+     */
+    static Set<String> filtersAndTests(String src) {
+        Set<String> out = new java.util.TreeSet<>();
+        int i = 0, n = src.length();
+        while (i < n) {
+            int open = nextOpen(src, i);
+            if (open < 0) break;
+            char kind = src.charAt(open + 1);
+            if (kind == '#') {
+                int end = src.indexOf("#}", open + 2);
+                i = end < 0 ? n : end + 2;
+                continue;
+            }
+            int end = findClose(src, open + 2, kind == '{' ? "}}" : "%}");
+            if (end < 0) break;
+            String code = src.substring(open + 2, end);
+            String tag = kind == '%' ? code.replaceFirst("^[-+]", "").strip().split("\\s+", 2)[0] : "";
+            if (tag.equals("raw")) {
+                i = findEndRaw(src, end + 2);
+                continue;
+            }
+            List<Tok> t = tokens(code);
+            Tok prev = null, prev2 = null;
+            for (Tok x : t) {
+                if (x.k() == K.WS) continue;
+                if (x.k() == K.ID && prev != null && prev.is("|")) out.add("filter:" + x.t());
+                if (tag.equals("filter") && prev == null) { /* the tag name */ }
+                else if (tag.equals("filter") && prev != null && prev.k() == K.ID && prev.t().equals("filter") && x.k() == K.ID) out.add("filter:" + x.t());
+                if (x.k() == K.ID && prev != null && prev.k() == K.ID && prev.t().equals("is") && !x.t().equals("not")) out.add("test:" + x.t());
+                if (x.k() == K.ID && prev != null && prev.k() == K.ID && prev.t().equals("not") && prev2 != null
+                        && prev2.k() == K.ID && prev2.t().equals("is")) out.add("test:" + x.t());
+                prev2 = prev;
+                prev = x;
+            }
+            i = end + 2;
+        }
+        return out;
+    }
+
     static String rewriteCode(String code) {
         List<Tok> t = tokens(code);
         return rewrite(t, 0, t.size());

@@ -126,7 +126,7 @@ class ChatTemplateTest {
     @Test
     void toJsonIsPythonStyle() {
         ChatTemplate t = new ChatTemplate("{{ messages[0] | tojson }}|{{ messages[0] | tojson(indent=2) }}", "j", Map.of());
-        String out = t.render(List.of(new ChatMessage("user", "a\"b\n é", Map.of("n", 3, "x", List.of(1.5, true)))), false);
+        String out = t.render(List.of(new ChatMessage("user", "a\"b\n é", new java.util.LinkedHashMap<>(Map.of("n", 3)) {{ put("x", List.of(1.5, true)); }})), false);
         assertEquals("{\"role\": \"user\", \"content\": \"a\\\"b\\n é\", \"n\": 3, \"x\": [1.5, true]}|"
                 + "{\n  \"role\": \"user\",\n  \"content\": \"a\\\"b\\n é\",\n  \"n\": 3,\n  \"x\": [\n    1.5,\n    true\n  ]\n}", out);
     }
@@ -138,6 +138,43 @@ class ChatTemplateTest {
                 () -> t.render(List.of(new ChatMessage("user", "x")), false));
         assertTrue(e.getMessage().startsWith("/m/tokenizer_config.json (chat_template): chat template error"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
+    }
+
+    @Test
+    void rewriterTouchesOnlyCode() {
+        assertEquals("{{ '[1:2] a=b' + pref4j_slice(x, 1, none, none) }}{# y[::-1] #}{% raw %}{{ z[1:] }}{% endraw %}",
+                JinjaRewriter.rewrite("{{ '[1:2] a=b' + x[1:] }}{# y[::-1] #}{% raw %}{{ z[1:] }}{% endraw %}"));
+        assertEquals("{%- set ns = namespace(a=(1), b=(m|length - 1)) -%}",
+                JinjaRewriter.rewrite("{%- set ns = namespace(a=1, b=m|length - 1) -%}"));
+        assertEquals("{{ pref4j_slice(m[0]['content'], -3, none, none) }}{{ x in [1, 2] }}{{ f(a == b) }}",
+                JinjaRewriter.rewrite("{{ m[0]['content'][-3:] }}{{ x in [1, 2] }}{{ f(a == b) }}"));
+        assertEquals("{{ pref4j_slice(pref4j_slice(m, 1, none, none), none, none, -1) }}",
+                JinjaRewriter.rewrite("{{ m[1:][::-1] }}"));
+    }
+
+    @Test
+    void pythonSlices() {
+        assertEquals("olleh", JinjaRewriter.slice("hello", null, null, -1L));
+        assertEquals("", JinjaRewriter.slice("hi", -5L, -4L, null));
+        assertEquals("hi", JinjaRewriter.slice("hi", -5L, null, null));
+        assertEquals("🎉b", JinjaRewriter.slice("a🎉b", 1L, null, null));
+        assertEquals(List.of(3, 1), JinjaRewriter.slice(List.of(1, 2, 3), null, null, -2L));
+        assertEquals(List.of(2), JinjaRewriter.slice(List.of(1, 2, 3), 1L, -1L, null));
+    }
+
+    @Test
+    void messagesAreNeverRenderedAgain() {
+        ChatTemplate t = new ChatTemplate("{% for m in messages %}[{{ m.content }}]{% endfor %}", "t", Map.of());
+        assertEquals("[{{ 6 * 7 }}{% if true %}x{% endif %}]",
+                t.render(List.of(new ChatMessage("user", "{{ 6 * 7 }}{% if true %}x{% endif %}")), false));
+    }
+
+    @Test
+    void unknownFilterIsAnError() {
+        ChatTemplate t = new ChatTemplate("{{ messages[0].content | nosuchfilter }}{% if x is not nosuchtest %}{% endif %}"
+                + "{{ '| notafilter' }}{{ x|trim|length }}{% if x is defined and y is not none %}{% endif %}", "t", Map.of());
+        UserInputException e = assertThrows(UserInputException.class, () -> t.render(List.of(new ChatMessage("user", "x")), false));
+        assertEquals("t: chat template error: unknown filter 'nosuchfilter', test 'nosuchtest'", e.getMessage());
     }
 
     @Test
