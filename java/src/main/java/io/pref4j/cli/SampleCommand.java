@@ -196,7 +196,7 @@ public final class SampleCommand implements Callable<Integer> {
                     longestHere = Math.max(longestHere, ids[r - start].length);
                 }
                 Generator.Options o = new Generator.Options(Math.max(1, Math.min(maxNewTokens, gpt.maxT() - longestHere)),
-                        (float) temperature, topK, (float) topP, tok.eosId(), CounterRng.rowSeed(seed, start), tok.eosIds());
+                        (float) temperature, topK, (float) topP, tok.eosId(), CounterRng.rowSeed(seed, start), tok.eosIds().stream().mapToInt(Integer::intValue).sorted().toArray());
                 Generator.Sample[] got = gen.generate(ids, o);
                 List<Row> out = new ArrayList<>(got.length);
                 for (int i = 0; i < got.length; i++) {

@@ -272,21 +272,7 @@ public final class HfCheckpoint {
      * gpt2, 258 = byte). Checks that the tokenizer's ids fit the model's vocabulary.
      */
     public static Tokenizer tokenizerFor(Path dir, io.pref4j.model.ModelConfig cfg, String choice) {
-        Tokenizer tok;
-        if (choice != null && !choice.equalsIgnoreCase("auto")) {
-            tok = Tokenizers.byName(choice);
-        } else {
-            String named = tokenizerName(dir);
-            if (named != null) tok = Tokenizers.byName(named);
-            else if (cfg.vocabSize() == 50257) tok = Tokenizers.byName("gpt2");
-            else if (cfg.vocabSize() == 258) tok = Tokenizers.byName("byte");
-            else throw new UserInputException(dir.resolve(CONFIG) + ": cannot tell the tokenizer from vocab_size "
-                        + cfg.vocabSize() + "; pass --tokenizer byte or gpt2");
-        }
-        if (tok.vocabSize() > cfg.vocabSize())
-            throw new UserInputException(dir.resolve(CONFIG) + ": vocab_size " + cfg.vocabSize()
-                    + " is smaller than the " + tok.name() + " tokenizer's " + tok.vocabSize());
-        return tok;
+        return Tokenizers.forModelFolder(dir, cfg.vocabSize(), choice);
     }
 
     /** config.json key where pref4j records the tokenizer a model was trained with. */

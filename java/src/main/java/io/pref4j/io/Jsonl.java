@@ -9,6 +9,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pref4j.UserInputException;
+import io.pref4j.text.ChatMessage;
+import io.pref4j.text.ChatTemplate;
 import io.pref4j.text.Tokenizer;
 
 import java.io.BufferedInputStream;
@@ -46,10 +48,25 @@ import java.util.Objects;
  *   <tr><td>prompt</td><td>{@code prompt}</td><td>{@code prompt_ids}</td></tr>
  * </table>
  *
+ * <p>The text form comes in TRL's variants (docs/formats.md):
+ * <ul>
+ *   <li><b>standard</b>: the fields are strings;</li>
+ *   <li><b>conversational</b>: the fields are lists of {@code {"role", "content"}} messages,
+ *       and SFT may be {@code {"messages": [...]}}; they are rendered with the model's chat
+ *       template, as TRL does: the prompt with the generation prompt, a response as the
+ *       rendering of prompt + response minus the prompt's rendering;</li>
+ *   <li><b>implicit prompt</b>: a pair with only {@code chosen} and {@code rejected} (strings
+ *       or message lists); the prompt is their shared beginning (TRL's extract_prompt).</li>
+ * </ul>
+ * The readers that take a {@link ChatTemplate} (or a {@link Tokenizer}, whose
+ * {@link Tokenizer#chatTemplate()} is used) render conversational lines; the others, and
+ * a tokenizer without a template, reject them with a message naming the line.
+ *
  * <p>A line is in the id form when it has any {@code *_ids} field (text fields beside them
  * are then kept as extras). Other fields are always kept in {@link JsonlLine#node()}.
- * A file must use one form throughout; mixing text and id lines is an error. Every problem
- * is a {@link UserInputException} whose message starts with {@code file:line:}.
+ * A file must use one form throughout; mixing text and id lines, strings and message lists,
+ * or explicit and implicit prompts is an error. Every problem is a
+ * {@link UserInputException} whose message starts with {@code file:line:}.
  */
 public final class Jsonl {
 
@@ -199,6 +216,15 @@ public final class Jsonl {
         String sfx = ids ? "_ids" : "";
         boolean pair = line.has("chosen" + sfx) || line.has("rejected" + sfx);
         boolean sft = line.has("completion" + sfx);
+        if (!ids && line.has("messages")) {
+            for (String f : new String[]{"prompt", "completion", "chosen", "rejected"}) {
+                if (line.has(f)) {
+                    throw new UserInputException(line.where() + ": ambiguous line: it has both \"messages\" and \""
+                            + f + "\"; expected a conversation in \"messages\" or the prompt/response fields");
+                }
+            }
+            return Kind.SFT_TEXT;
+        }
         if (pair && sft) {
             throw new UserInputException(line.where() + ": ambiguous line: it has both \"completion" + sfx
                     + "\" and \"chosen" + sfx + "\"/\"rejected" + sfx + "\"; expected one or the other");
@@ -232,13 +258,36 @@ public final class Jsonl {
     }
 
     private static void requireSameForm(List<JsonlLine> lines) {
+        checkOneFormat(lines, true);
+    }
+
+    /**
+     * Checks that every line is written like the first: token ids or text, strings or
+     * message lists, and (when {@code pairs}) an explicit or an implicit prompt. For callers
+     * that read lines themselves and convert them one at a time.
+     *
+     * @throws UserInputException naming the first line that differs from line 1
+     */
+    public static void checkOneFormat(List<JsonlLine> lines, boolean pairs) {
         JsonlLine first = lines.get(0);
-        boolean ids = kindOf(first).isIds();
+        Conversations.Format f0 = Conversations.formatOf(first);
+        boolean implicit0 = Conversations.implicitPrompt(first);
         for (JsonlLine l : lines) {
-            if (kindOf(l).isIds() != ids) {
+            Conversations.Format f = Conversations.formatOf(l);
+            if ((f == Conversations.Format.IDS) != (f0 == Conversations.Format.IDS)) {
+                boolean ids = f0 == Conversations.Format.IDS;
                 throw new UserInputException(l.where() + ": line uses " + (ids ? "text" : "token ids")
                         + " but line " + first.line() + " uses " + (ids ? "token ids" : "text")
                         + "; a file must use one form");
+            }
+            if (f != f0) {
+                throw new UserInputException(l.where() + ": line is " + f.what + " but line " + first.line() + " is "
+                        + f0.what + "; a file must use one format");
+            }
+            if (pairs && Conversations.implicitPrompt(l) != implicit0) {
+                throw new UserInputException(l.where() + ": line " + (implicit0 ? "has a \"prompt\"" : "has no \"prompt\""
+                        + " (an implicit prompt)") + " but line " + first.line() + (implicit0 ? " has none (an implicit prompt)"
+                        : " has one") + "; a file must use one form");
             }
         }
     }
@@ -250,40 +299,171 @@ public final class Jsonl {
 
     // ------------------------------------------------------------------ typed readers
 
-    /** Text preference pairs {@code {"prompt", "chosen", "rejected"}}. */
+    /**
+     * Text preference pairs {@code {"prompt", "chosen", "rejected"}}, or with an implicit
+     * prompt ({@code {"chosen", "rejected"}}); conversational lines are an error (use
+     * {@link #readPairs(Path, ChatTemplate)}).
+     */
     public static List<PreferencePair> readPairs(Path file) {
-        List<PreferencePair> out = new ArrayList<>();
-        for (JsonlLine l : readLines(file)) {
-            rejectIds(l, PAIR_TEXT);
-            out.add(new PreferencePair(l.requireText("prompt", PAIR_TEXT), l.requireText("chosen", PAIR_TEXT),
-                    l.requireText("rejected", PAIR_TEXT), l));
-        }
+        return readPairs(file, null);
+    }
+
+    /**
+     * Text preference pairs in any of TRL's text forms, conversational lines rendered with
+     * {@code template} (null: none available, so conversational lines are an error).
+     */
+    public static List<PreferencePair> readPairs(Path file, ChatTemplate template) {
+        List<JsonlLine> lines = readLines(file);
+        List<PreferencePair> out = new ArrayList<>(lines.size());
+        for (JsonlLine l : lines) rejectIds(l, PAIR_TEXT);
+        checkOneFormat(lines, true);
+        for (JsonlLine l : lines) out.add(pair(l, template));
         return out;
     }
 
-    /** Text SFT examples {@code {"prompt", "completion"}}. */
+    /**
+     * Text SFT examples {@code {"prompt", "completion"}}; conversational lines are an error
+     * (use {@link #readSft(Path, ChatTemplate)}).
+     */
     public static List<SftExample> readSft(Path file) {
-        List<SftExample> out = new ArrayList<>();
-        for (JsonlLine l : readLines(file)) {
-            rejectIds(l, SFT_TEXT);
-            out.add(new SftExample(l.requireText("prompt", SFT_TEXT), l.requireText("completion", SFT_TEXT), l));
-        }
+        return readSft(file, null);
+    }
+
+    /**
+     * Text SFT examples: {@code {"prompt", "completion"}} as strings or message lists, or
+     * {@code {"messages"}} (the completion is the final assistant message), conversational
+     * lines rendered with {@code template} (null: none available).
+     */
+    public static List<SftExample> readSft(Path file, ChatTemplate template) {
+        List<JsonlLine> lines = readLines(file);
+        List<SftExample> out = new ArrayList<>(lines.size());
+        for (JsonlLine l : lines) rejectIds(l, SFT_TEXT);
+        checkOneFormat(lines, false);
+        for (JsonlLine l : lines) out.add(sft(l, template));
         return out;
     }
 
     /**
      * Text prompts: every line's {@code "prompt"}; other fields (chosen, completion, a
-     * reference answer, ...) are allowed and kept in the source line.
+     * reference answer, ...) are allowed and kept in the source line. A pair line without a
+     * prompt gives its implicit prompt. Conversational lines are an error (use
+     * {@link #readPrompts(Path, ChatTemplate)}).
      */
     public static List<PromptExample> readPrompts(Path file) {
-        List<PromptExample> out = new ArrayList<>();
-        for (JsonlLine l : readLines(file)) {
+        return readPrompts(file, null);
+    }
+
+    /**
+     * Text prompts, conversational ones rendered with {@code template} (with the generation
+     * prompt; null: none available). A {@code messages} line gives its conversation without
+     * the final assistant message.
+     */
+    public static List<PromptExample> readPrompts(Path file, ChatTemplate template) {
+        List<JsonlLine> lines = readLines(file);
+        List<PromptExample> out = new ArrayList<>(lines.size());
+        for (JsonlLine l : lines) {
             if (!l.has("prompt") && l.has("prompt_ids")) {
                 rejectIds(l, PROMPT_TEXT);
             }
-            out.add(new PromptExample(l.requireText("prompt", PROMPT_TEXT), l));
         }
+        checkOneFormat(lines, false);
+        for (JsonlLine l : lines) out.add(prompt(l, template));
         return out;
+    }
+
+    // ------------------------------------------------------------------ one line, text
+
+    /**
+     * One pair line (text forms) as strings: standard, implicit prompt, or conversational
+     * rendered with {@code template} (null: none available).
+     */
+    public static PreferencePair pair(JsonlLine l, ChatTemplate template) {
+        rejectIds(l, PAIR_TEXT);
+        Conversations.Format f = Conversations.formatOf(l);
+        boolean implicit = Conversations.implicitPrompt(l);
+        if (f == Conversations.Format.STANDARD) {
+            String p = implicit ? null : l.requireText("prompt", PAIR_TEXT);
+            String c = l.requireText("chosen", PAIR_TEXT);
+            String r = l.requireText("rejected", PAIR_TEXT);
+            if (!implicit) return new PreferencePair(p, c, r, l);
+            String[] s = Conversations.splitImplicit(l, c, r);
+            return new PreferencePair(s[0], s[1], s[2], l);
+        }
+        ChatTemplate t = Conversations.require(l, template);
+        List<ChatMessage> p = implicit ? null : Conversations.messages(l, "prompt");
+        List<ChatMessage> c = Conversations.messages(l, "chosen");
+        List<ChatMessage> r = Conversations.messages(l, "rejected");
+        if (implicit) {
+            int k = Conversations.sharedMessages(l, c, r);
+            p = c.subList(0, k);
+            c = c.subList(k, c.size());
+            r = r.subList(k, r.size());
+        }
+        String pt = Conversations.renderPrompt(l, t, p, implicit ? "chosen" : "prompt");
+        return new PreferencePair(pt, Conversations.renderResponse(l, t, p, pt, c, "chosen"),
+                Conversations.renderResponse(l, t, p, pt, r, "rejected"), l);
+    }
+
+    /**
+     * One SFT line (text forms) as strings: {@code prompt}/{@code completion} strings or
+     * message lists, or {@code messages} split before its final assistant message.
+     */
+    public static SftExample sft(JsonlLine l, ChatTemplate template) {
+        rejectIds(l, SFT_TEXT);
+        Conversations.Format f = Conversations.formatOf(l);
+        if (f == Conversations.Format.STANDARD && !l.has("messages")) {
+            return new SftExample(l.requireText("prompt", SFT_TEXT), l.requireText("completion", SFT_TEXT), l);
+        }
+        if (l.has("messages")) kindOf(l); // ambiguity check
+        ChatTemplate t = Conversations.require(l, template);
+        List<ChatMessage> p, c;
+        String field;
+        if (l.has("messages")) {
+            List<ChatMessage> m = Conversations.messages(l, "messages");
+            if (m.size() < 2 || !m.get(m.size() - 1).role().equals("assistant")) {
+                throw new UserInputException(l.where() + ": \"messages\" must hold a prompt and end with the assistant's"
+                        + " reply (the completion); got " + m.size() + " message(s) ending with \""
+                        + m.get(m.size() - 1).role() + "\"");
+            }
+            p = m.subList(0, m.size() - 1);
+            c = m.subList(m.size() - 1, m.size());
+            field = "messages";
+        } else {
+            p = Conversations.messages(l, "prompt");
+            c = Conversations.messages(l, "completion");
+            field = "completion";
+        }
+        String pt = Conversations.renderPrompt(l, t, p, l.has("messages") ? "messages" : "prompt");
+        return new SftExample(pt, Conversations.renderResponse(l, t, p, pt, c, field), l);
+    }
+
+    /**
+     * One line's prompt (text forms): {@code prompt} as a string or a message list (rendered
+     * with the generation prompt), a pair's implicit prompt, or a {@code messages}
+     * conversation without its final assistant message.
+     */
+    public static PromptExample prompt(JsonlLine l, ChatTemplate template) {
+        if (!l.has("prompt") && l.has("prompt_ids")) rejectIds(l, PROMPT_TEXT);
+        Conversations.Format f = Conversations.formatOf(l);
+        if (!l.has("prompt") && !l.has("messages") && (l.has("chosen") || l.has("rejected"))) {
+            if (f == Conversations.Format.STANDARD) {
+                return new PromptExample(Conversations.splitImplicit(l, l.requireText("chosen", PAIR_TEXT),
+                        l.requireText("rejected", PAIR_TEXT))[0], l);
+            }
+            ChatTemplate t = Conversations.require(l, template);
+            List<ChatMessage> c = Conversations.messages(l, "chosen");
+            int k = Conversations.sharedMessages(l, c, Conversations.messages(l, "rejected"));
+            return new PromptExample(Conversations.renderPrompt(l, t, c.subList(0, k), "chosen"), l);
+        }
+        if (!l.has("prompt") && l.has("messages")) {
+            ChatTemplate t = Conversations.require(l, template);
+            List<ChatMessage> m = Conversations.messages(l, "messages");
+            if (m.size() > 1 && m.get(m.size() - 1).role().equals("assistant")) m = m.subList(0, m.size() - 1);
+            return new PromptExample(Conversations.renderPrompt(l, t, m, "messages"), l);
+        }
+        if (f == Conversations.Format.STANDARD) return new PromptExample(l.requireText("prompt", PROMPT_TEXT), l);
+        ChatTemplate t = Conversations.require(l, template);
+        return new PromptExample(Conversations.renderPrompt(l, t, Conversations.messages(l, "prompt"), "prompt"), l);
     }
 
     /**
@@ -292,68 +472,108 @@ public final class Jsonl {
      */
     public static List<TokenizedPair> readTokenizedPairs(Path file, Tokenizer tokenizer) {
         Objects.requireNonNull(tokenizer, "tokenizer");
+        return readTokenizedPairs(file, tokenizer, tokenizer.chatTemplate().orElse(null));
+    }
+
+    /**
+     * Preference pairs as token ids, conversational lines rendered with {@code template}
+     * (null: none available) and then tokenized.
+     */
+    public static List<TokenizedPair> readTokenizedPairs(Path file, Tokenizer tokenizer, ChatTemplate template) {
+        Objects.requireNonNull(tokenizer, "tokenizer");
         List<JsonlLine> lines = readLines(file);
         requireSameForm(lines);
         List<TokenizedPair> out = new ArrayList<>(lines.size());
         for (JsonlLine l : lines) {
-            out.add(tokenizePair(l, tokenizer));
+            out.add(tokenizePair(l, tokenizer, template));
         }
         return out;
     }
 
-    /** SFT examples as token ids (text tokenized, ids range-checked). */
+    /**
+     * SFT examples as token ids (text tokenized, ids range-checked); conversational lines
+     * use the tokenizer's chat template.
+     */
     public static List<TokenizedExample> readTokenizedSft(Path file, Tokenizer tokenizer) {
         Objects.requireNonNull(tokenizer, "tokenizer");
+        return readTokenizedSft(file, tokenizer, tokenizer.chatTemplate().orElse(null));
+    }
+
+    /** SFT examples as token ids, conversational lines rendered with {@code template}. */
+    public static List<TokenizedExample> readTokenizedSft(Path file, Tokenizer tokenizer, ChatTemplate template) {
+        Objects.requireNonNull(tokenizer, "tokenizer");
         List<JsonlLine> lines = readLines(file);
-        requireSameForm(lines);
+        checkOneFormat(lines, false);
         List<TokenizedExample> out = new ArrayList<>(lines.size());
         for (JsonlLine l : lines) {
-            out.add(tokenizeSft(l, tokenizer));
+            out.add(tokenizeSft(l, tokenizer, template));
         }
         return out;
     }
 
     /**
      * Prompts as token ids (completion empty): each line's {@code "prompt"} or
-     * {@code "prompt_ids"}, other fields allowed.
+     * {@code "prompt_ids"}, other fields allowed; conversational prompts use the
+     * tokenizer's chat template.
      */
     public static List<TokenizedExample> readTokenizedPrompts(Path file, Tokenizer tokenizer) {
         Objects.requireNonNull(tokenizer, "tokenizer");
+        return readTokenizedPrompts(file, tokenizer, tokenizer.chatTemplate().orElse(null));
+    }
+
+    /** Prompts as token ids, conversational ones rendered with {@code template}. */
+    public static List<TokenizedExample> readTokenizedPrompts(Path file, Tokenizer tokenizer, ChatTemplate template) {
+        Objects.requireNonNull(tokenizer, "tokenizer");
         List<JsonlLine> lines = readLines(file);
-        requireSameForm(lines);
+        checkOneFormat(lines, false);
         List<TokenizedExample> out = new ArrayList<>(lines.size());
         for (JsonlLine l : lines) {
-            out.add(tokenizePrompt(l, tokenizer));
+            out.add(tokenizePrompt(l, tokenizer, template));
         }
         return out;
     }
 
-    /** One pair line (text or ids) as token ids. */
+    /** One pair line (text or ids) as token ids; conversational lines use the tokenizer's chat template. */
     public static TokenizedPair tokenizePair(JsonlLine l, Tokenizer tok) {
+        return tokenizePair(l, tok, tok.chatTemplate().orElse(null));
+    }
+
+    /** One pair line (any form) as token ids, conversational lines rendered with {@code template}. */
+    public static TokenizedPair tokenizePair(JsonlLine l, Tokenizer tok, ChatTemplate template) {
         if (isIds(l)) {
             return new TokenizedPair(l.requireIds("prompt_ids", PAIR_IDS, tok),
                     l.requireIds("chosen_ids", PAIR_IDS, tok), l.requireIds("rejected_ids", PAIR_IDS, tok), l);
         }
-        return new TokenizedPair(tok.encode(l.requireText("prompt", PAIR_TEXT)),
-                tok.encode(l.requireText("chosen", PAIR_TEXT)), tok.encode(l.requireText("rejected", PAIR_TEXT)), l);
+        PreferencePair p = pair(l, template);
+        return new TokenizedPair(tok.encode(p.prompt()), tok.encode(p.chosen()), tok.encode(p.rejected()), l);
     }
 
-    /** One SFT line (text or ids) as token ids. */
+    /** One SFT line (text or ids) as token ids; conversational lines use the tokenizer's chat template. */
     public static TokenizedExample tokenizeSft(JsonlLine l, Tokenizer tok) {
+        return tokenizeSft(l, tok, tok.chatTemplate().orElse(null));
+    }
+
+    /** One SFT line (any form) as token ids, conversational lines rendered with {@code template}. */
+    public static TokenizedExample tokenizeSft(JsonlLine l, Tokenizer tok, ChatTemplate template) {
         if (isIds(l)) {
             return new TokenizedExample(l.requireIds("prompt_ids", SFT_IDS, tok),
                     l.requireIds("completion_ids", SFT_IDS, tok), l);
         }
-        return new TokenizedExample(tok.encode(l.requireText("prompt", SFT_TEXT)),
-                tok.encode(l.requireText("completion", SFT_TEXT)), l);
+        SftExample e = sft(l, template);
+        return new TokenizedExample(tok.encode(e.prompt()), tok.encode(e.completion()), l);
     }
 
     /** One line's prompt (text or ids) as token ids, with an empty completion. */
     public static TokenizedExample tokenizePrompt(JsonlLine l, Tokenizer tok) {
+        return tokenizePrompt(l, tok, tok.chatTemplate().orElse(null));
+    }
+
+    /** One line's prompt (any form) as token ids, conversational ones rendered with {@code template}. */
+    public static TokenizedExample tokenizePrompt(JsonlLine l, Tokenizer tok, ChatTemplate template) {
         if (isIds(l)) {
             return new TokenizedExample(l.requireIds("prompt_ids", PROMPT_IDS, tok), new int[0], l);
         }
-        return new TokenizedExample(tok.encode(l.requireText("prompt", PROMPT_TEXT)), new int[0], l);
+        return new TokenizedExample(tok.encode(prompt(l, template).prompt()), new int[0], l);
     }
 
     private static boolean isIds(JsonlLine l) {

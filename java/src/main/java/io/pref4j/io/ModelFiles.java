@@ -191,6 +191,6 @@ public final class ModelFiles {
 
     /** The tokenizer for a model folder ({@code choice} "auto": the one the folder names or implies). */
     public static Tokenizer tokenizerFor(Path dir, ModelConfig cfg, String choice) {
-        return HfCheckpoint.tokenizerFor(dir, cfg, choice);
+        return io.pref4j.text.Tokenizers.forModelFolder(dir, cfg.vocabSize(), choice);
     }
 }

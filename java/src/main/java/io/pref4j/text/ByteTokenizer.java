@@ -57,6 +57,12 @@ public final class ByteTokenizer implements Tokenizer {
         return EOS;
     }
 
+    /** {@value #EOS} and {@value #PAD}. */
+    @Override
+    public java.util.Set<Integer> specialIds() {
+        return java.util.Set.of(EOS, PAD);
+    }
+
     /** Padding id. */
     public int padId() {
         return PAD;

@@ -2,13 +2,22 @@ package io.pref4j.text;
 
 import io.pref4j.UserInputException;
 
+import java.util.Optional;
+import java.util.Set;
+
 /**
- * Text ↔ token ids. Ids are {@code 0 .. vocabSize()-1}; {@link #eosId()} ends a sequence.
- * Implementations are immutable and thread-safe. Obtain one with {@link Tokenizers#byName}.
+ * Text ↔ token ids. Ids are {@code 0 .. vocabSize()-1}; {@link #eosId()} ends a sequence,
+ * and generation stops on any of {@link #eosIds()}. Implementations are immutable and
+ * thread-safe. Obtain one with {@link Tokenizers#byName} or {@link Tokenizers#forModelFolder}.
  */
 public interface Tokenizer {
 
-    /** Token ids of {@code text}; special-token spellings in the text are ordinary text. */
+    /**
+     * Token ids of {@code text}, without any BOS/EOS added. For the byte and gpt2 tokenizers
+     * special-token spellings in the text are ordinary text; a model folder's tokenizer.json
+     * ({@link HfTokenizer}) matches its added tokens in the text, as Hugging Face does, which
+     * is what chat templates rely on.
+     */
     int[] encode(String text);
 
     /**
@@ -21,16 +30,31 @@ public interface Tokenizer {
     /** Number of ids, specials included. */
     int vocabSize();
 
-    /** Id of the end-of-text token. */
+    /** Id of the end-of-text token: the one a trainer appends to a response. */
     int eosId();
 
     /**
-     * Every id that ends a generated response: {@link #eosId()} and, for Hugging Face
-     * tokenizers, the other ids generation_config.json lists (e.g. Llama 3's
-     * {@code <|eot_id|>}).
+     * Every id that ends a generated sequence ({@link #eosId()} and, for a Hugging Face
+     * model, each {@code eos_token_id} of generation_config.json, e.g. Llama 3's
+     * {@code <|eot_id|>} and {@code <|end_of_text|>}).
      */
-    default int[] eosIds() {
-        return new int[]{eosId()};
+    default Set<Integer> eosIds() {
+        return Set.of(eosId());
+    }
+
+    /** Whether {@code id} ends a generated sequence. */
+    default boolean isEos(int id) {
+        return eosIds().contains(id);
+    }
+
+    /** Ids of the special tokens (EOS, padding, BOS, chat markers, ...). */
+    default Set<Integer> specialIds() {
+        return eosIds();
+    }
+
+    /** The model's chat template, for conversational data; empty when there is none. */
+    default Optional<ChatTemplate> chatTemplate() {
+        return Optional.empty();
     }
 
     /** The name {@link Tokenizers#byName} knows this tokenizer by. */

@@ -411,7 +411,7 @@ public final class Engine {
             long genSeed = CounterRng.mix(seed * 31 + it) ^ start;
             int maxNew = Math.min(s.maxNewTokens(), maxT - Arrays.stream(batch).mapToInt(a -> a.length).max().orElse(1));
             Generator.Sample[] got = gen.generate(batch, new Generator.Options(Math.max(1, maxNew),
-                    (float) s.temperature(), s.topK(), (float) s.topP(), eos, genSeed, tok.eosIds()));
+                    (float) s.temperature(), s.topK(), (float) s.topP(), eos, genSeed, tok.eosIds().stream().mapToInt(Integer::intValue).sorted().toArray()));
             for (int i = 0; i < got.length; i++) {
                 int[] w = rowsWhere.get(start + i);
                 Response resp = new Response(got[i].tokens(), got[i].endedWithEos());

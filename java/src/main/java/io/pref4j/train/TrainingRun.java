@@ -175,11 +175,17 @@ public final class TrainingRun {
     static void writeFinal(CausalLm policy, Path dir, Tokenizer tok, String init) throws IOException {
         Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
         if (Files.exists(tmp)) AtomicFiles.deleteTree(tmp);
-        ModelFiles.save(policy, tmp, tok.name());
-        if (init != null && Files.isDirectory(Path.of(init)))   // not for a built-in model name
-            ModelFiles.copyTokenizerFiles(ModelFiles.resolveModelDir(Path.of(init)), tmp);
+        Path source = init != null && Files.isDirectory(Path.of(init)) ? ModelFiles.resolveModelDir(Path.of(init)) : null;
+        ModelFiles.save(policy, tmp, tok.name(), source);   // keeps the source config's special-token ids
+        copyInitTokenizer(init, tmp);
         if (Files.exists(dir)) AtomicFiles.deleteTree(dir);
         Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Copies the initial model folder's tokenizer files into dir (nothing for a built-in model name). */
+    private static void copyInitTokenizer(String init, Path dir) throws IOException {
+        if (init != null && Files.isDirectory(Path.of(init)))
+            ModelFiles.copyTokenizerFiles(ModelFiles.resolveModelDir(Path.of(init)), dir);
     }
 
     /** Optimiser steps the run will take, for the ETA (exact for best-vs-worst pairs and per-sample losses). */
@@ -240,7 +246,7 @@ public final class TrainingRun {
                 longest = Math.max(longest, batch[i - start].length);
             }
             out.addAll(List.of(gen.generate(batch, new Generator.Options(Math.max(1, Math.min(s.maxNewTokens(), model.maxT() - longest)),
-                    (float) s.temperature(), s.topK(), (float) s.topP(), tok.eosId(), seed, tok.eosIds()))));
+                    (float) s.temperature(), s.topK(), (float) s.topP(), tok.eosId(), seed, tok.eosIds().stream().mapToInt(Integer::intValue).sorted().toArray()))));
         }
         return out;
     }
@@ -301,7 +307,10 @@ public final class TrainingRun {
         if (loss instanceof PpoLoss ppo) state.put("kl_coef", ppo.klController().coef());
         state.set("store", storeToJson(engine));
         Checkpoints.Save s = new Checkpoints.Save(engine.step(), model, optim, state, Configs.toTree(cfg),
-                dir -> ModelFiles.writeConfig(p.config(), dir, tok.name()));
+                dir -> {
+                    ModelFiles.writeConfig(p.config(), dir, tok.name());
+                    copyInitTokenizer(cfg.model().init(), dir);   // each checkpoint is a complete model folder
+                });
         return ckpts.save(s).dir();
     }
 

@@ -151,11 +151,11 @@ class JsonlTest {
     @Test
     void wrongType() throws IOException {
         Path p = put("type.jsonl", "{\"prompt\": 5, \"completion\": \"b\"}\n");
-        fails(p, 1, () -> Jsonl.readSft(p), "\"prompt\" must be a string, got number 5");
+        fails(p, 1, () -> Jsonl.readSft(p), "\"prompt\" must be a string or a list of {\"role\", \"content\"} messages, got number 5");
         Path q = put("conv.jsonl", "{\"prompt\": [{\"role\":\"user\"}], \"chosen\": \"b\", \"rejected\": \"c\"}\n");
-        fails(q, 1, () -> Jsonl.readPairs(q), "\"prompt\" must be a string, got array");
+        fails(q, 1, () -> Jsonl.readPairs(q), "\"prompt\" is a list of messages but \"chosen\" is a string; a line must use one form");
         Path r = put("null.jsonl", "{\"prompt\": null}\n");
-        fails(r, 1, () -> Jsonl.readPrompts(r), "must be a string, got null");
+        fails(r, 1, () -> Jsonl.readPrompts(r), "must be a string or a list of {\"role\", \"content\"} messages, got null");
     }
 
     @Test
