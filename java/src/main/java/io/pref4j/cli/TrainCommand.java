@@ -63,7 +63,7 @@ public final class TrainCommand implements Callable<Integer> {
             out = cfg.run().out() != null ? Path.of(cfg.run().out()) : Path.of("runs", cfg.run().name());
         }
         if (cfg.model().init() == null || cfg.model().init().isBlank())
-            throw new UserInputException("model.init is required: a Hugging Face GPT-2 folder or a pref4j run folder");
+            throw new UserInputException("model.init is required: a Hugging Face model folder or a pref4j run folder");
         Path dir = ModelFiles.resolveModelDir(Path.of(cfg.model().init()));
         ModelConfig gc = ModelFiles.readConfig(dir);
         Tokenizer tok = ModelFiles.tokenizerFor(dir, gc, cfg.model().tokenizer().name().toLowerCase(Locale.ROOT));
@@ -89,11 +89,12 @@ public final class TrainCommand implements Callable<Integer> {
             if (LossConfig.TYPES.contains(cfg.loss().type()) && cfg.loss().type().equals("ppo") && !policy.hasHead())
                 policy = policy.withHead(maxB, maxT, cfg.run().seed(), 0.02);
             CausalLm ref = ModelFiles.load(k, dir, maxB, maxT);
+            System.out.printf(Locale.ROOT, "train: model %s (%,d parameters), tokenizer %s%n", gc.describe(), gc.numParameters(), tok.name());
             System.out.printf(Locale.ROOT, "train: %s, loss %s, %s, %d prompts, %d preference pairs -> %s%n",
                     dir, cfg.loss().type(), loop.mode().name().toLowerCase(Locale.ROOT) + (cfg.optune().enabled() ? " (OPTune)" : ""),
                     prompts.size(), offline.size(), out);
             TrainingRun.Result r = TrainingRun.run(cfg, k, tok, policy, ref, prompts, offline, out, cp, System.out);
-            System.out.printf(Locale.ROOT, "done: %d iterations, %d steps; wrote %s (metrics.jsonl, reward.png, samples.jsonl, checkpoints/)%n",
+            System.out.printf(Locale.ROOT, "done: %d iterations, %d steps; wrote %s (metrics.jsonl, reward.png, samples.jsonl, checkpoints/, final/)%n",
                     r.iterations(), r.steps(), out);
             return 0;
         } catch (NonFiniteException e) {

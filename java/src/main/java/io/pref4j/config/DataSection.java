@@ -3,8 +3,8 @@ package io.pref4j.config;
 /** Dataset files (JSONL) and the field names to read from them. */
 @Doc("Datasets: JSONL files in the layout TRL uses.")
 public record DataSection(
-        @Doc("Prompt pool for online sampling: JSONL lines {\"prompt\": ...}; null = the prompts of data.preferences.") @Nullable String prompts,
-        @Doc("Preference pairs {\"prompt\", \"chosen\", \"rejected\"} for offline training and mixing; null = none.") @Nullable String preferences,
+        @Doc("Prompt pool for online sampling: JSONL lines {\"prompt\": ...} (a string, a message list, or prompt_ids); null = the prompts of data.preferences.") @Nullable String prompts,
+        @Doc("Preference pairs for offline training and mixing, in any of TRL's forms: {\"prompt\", \"chosen\", \"rejected\"} strings, conversational message lists (rendered with the model's chat template), implicit prompt (chosen/rejected only), or *_ids arrays (docs/formats.md); null = none.") @Nullable String preferences,
         @Doc("Held-out prompts scored every loop.eval_every iterations; null = no evaluation.") @Nullable String evalPrompts,
         @Doc("Name of the prompt field in the JSONL lines.") String promptField,
         @Doc("Name of the preferred-response field in preference lines.") String chosenField,

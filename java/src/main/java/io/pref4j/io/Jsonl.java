@@ -466,13 +466,18 @@ public final class Jsonl {
         return new PromptExample(Conversations.renderPrompt(l, t, Conversations.messages(l, "prompt"), "prompt"), l);
     }
 
+    /** The tokenizer's chat template, or null (also for no tokenizer: pre-tokenized lines need none). */
+    private static ChatTemplate templateOf(Tokenizer tok) {
+        return tok == null ? null : tok.chatTemplate().orElse(null);
+    }
+
     /**
      * Preference pairs as token ids: text lines are tokenized with {@code tokenizer}, id
      * lines are checked against its range.
      */
     public static List<TokenizedPair> readTokenizedPairs(Path file, Tokenizer tokenizer) {
         Objects.requireNonNull(tokenizer, "tokenizer");
-        return readTokenizedPairs(file, tokenizer, tokenizer.chatTemplate().orElse(null));
+        return readTokenizedPairs(file, tokenizer, templateOf(tokenizer));
     }
 
     /**
@@ -496,7 +501,7 @@ public final class Jsonl {
      */
     public static List<TokenizedExample> readTokenizedSft(Path file, Tokenizer tokenizer) {
         Objects.requireNonNull(tokenizer, "tokenizer");
-        return readTokenizedSft(file, tokenizer, tokenizer.chatTemplate().orElse(null));
+        return readTokenizedSft(file, tokenizer, templateOf(tokenizer));
     }
 
     /** SFT examples as token ids, conversational lines rendered with {@code template}. */
@@ -518,7 +523,7 @@ public final class Jsonl {
      */
     public static List<TokenizedExample> readTokenizedPrompts(Path file, Tokenizer tokenizer) {
         Objects.requireNonNull(tokenizer, "tokenizer");
-        return readTokenizedPrompts(file, tokenizer, tokenizer.chatTemplate().orElse(null));
+        return readTokenizedPrompts(file, tokenizer, templateOf(tokenizer));
     }
 
     /** Prompts as token ids, conversational ones rendered with {@code template}. */
@@ -535,7 +540,7 @@ public final class Jsonl {
 
     /** One pair line (text or ids) as token ids; conversational lines use the tokenizer's chat template. */
     public static TokenizedPair tokenizePair(JsonlLine l, Tokenizer tok) {
-        return tokenizePair(l, tok, tok.chatTemplate().orElse(null));
+        return tokenizePair(l, tok, templateOf(tok));
     }
 
     /** One pair line (any form) as token ids, conversational lines rendered with {@code template}. */
@@ -550,7 +555,7 @@ public final class Jsonl {
 
     /** One SFT line (text or ids) as token ids; conversational lines use the tokenizer's chat template. */
     public static TokenizedExample tokenizeSft(JsonlLine l, Tokenizer tok) {
-        return tokenizeSft(l, tok, tok.chatTemplate().orElse(null));
+        return tokenizeSft(l, tok, templateOf(tok));
     }
 
     /** One SFT line (any form) as token ids, conversational lines rendered with {@code template}. */
@@ -565,7 +570,7 @@ public final class Jsonl {
 
     /** One line's prompt (text or ids) as token ids, with an empty completion. */
     public static TokenizedExample tokenizePrompt(JsonlLine l, Tokenizer tok) {
-        return tokenizePrompt(l, tok, tok.chatTemplate().orElse(null));
+        return tokenizePrompt(l, tok, templateOf(tok));
     }
 
     /** One line's prompt (any form) as token ids, conversational ones rendered with {@code template}. */

@@ -317,17 +317,21 @@ public final class HfTokenizer implements Tokenizer {
 
     /**
      * Text of {@code ids}, with the special tokens ({@code <|im_end|>}, {@code </s>}, ...)
-     * dropped or kept.
+     * dropped or kept. Ids at or above the tokenizer's vocabulary have no token and decode
+     * to nothing, as in Hugging Face's tokenizers: a model may have more embedding rows than
+     * its tokenizer has tokens (Qwen2.5 has 151,936 rows for 151,665 tokens), and an
+     * untrained policy can sample them.
      *
-     * @throws UserInputException if an id is out of range
+     * @throws UserInputException if an id is negative
      */
     public String decode(int[] ids, boolean skipSpecialTokens) {
         long[] l = new long[ids.length];
-        for (int i = 0; i < ids.length; i++) {
-            validate(ids[i]);
-            l[i] = ids[i];
+        int n = 0;
+        for (int id : ids) {
+            if (id < 0) validate(id);
+            if (id < vocabSize) l[n++] = id;
         }
-        return hf.decode(l, skipSpecialTokens);
+        return hf.decode(n == l.length ? l : java.util.Arrays.copyOf(l, n), skipSpecialTokens);
     }
 
     @Override

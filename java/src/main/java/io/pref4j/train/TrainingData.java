@@ -3,6 +3,7 @@ package io.pref4j.train;
 import io.pref4j.UserInputException;
 import io.pref4j.io.Jsonl;
 import io.pref4j.io.JsonlLine;
+import io.pref4j.io.PreferencePair;
 import io.pref4j.text.Tokenizer;
 
 import java.nio.file.Files;
@@ -10,7 +11,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Reads the loop's data: prompt pools and preference pairs (text or token-id forms). */
+/**
+ * Reads the loop's data: prompt pools and preference pairs, in token-id form or in any of
+ * TRL's text forms (standard strings, conversational message lists rendered with the
+ * tokenizer's chat template, implicit prompt: see docs/formats.md). Custom field names
+ * (data.prompt_field, ...) take the standard string and id forms only.
+ */
 public final class TrainingData {
     private TrainingData() {}
 
@@ -28,6 +34,10 @@ public final class TrainingData {
             int[] ids = l.requireIds(field + "_ids", "\"" + field + "_ids\": an array of token ids", tok);
             return new Engine.Prompt(tok.decode(ids), ids);
         }
+        if (field.equals("prompt")) {   // TRL's forms: string, messages, implicit prompt
+            String text = Jsonl.prompt(l, tok.chatTemplate().orElse(null)).prompt();
+            return new Engine.Prompt(text, tok.encode(text));
+        }
         String text = l.requireText(field, "\"" + field + "\": a string");
         return new Engine.Prompt(text, tok.encode(text));
     }
@@ -36,16 +46,26 @@ public final class TrainingData {
     public static List<Engine.OfflinePair> pairs(Path file, Tokenizer tok, String pf, String cf, String rf) {
         if (!Files.isRegularFile(file)) throw new UserInputException(file + ": no such file (data.preferences)");
         List<Engine.OfflinePair> out = new ArrayList<>();
+        boolean trlNames = pf.equals("prompt") && cf.equals("chosen") && rf.equals("rejected");
         for (JsonlLine l : Jsonl.readLines(file)) {
-            Engine.Prompt p = prompt(l, tok, pf);
+            Engine.Prompt p;
             int[] c, r;
             String ct, rt;
             if (l.has(cf + "_ids")) {
+                p = prompt(l, tok, pf);
                 c = l.requireIds(cf + "_ids", "\"" + cf + "_ids\": an array of token ids", tok);
                 r = l.requireIds(rf + "_ids", "\"" + rf + "_ids\": an array of token ids", tok);
                 ct = tok.decode(c);
                 rt = tok.decode(r);
+            } else if (trlNames) {   // TRL's forms: standard, conversational, implicit prompt
+                PreferencePair pp = Jsonl.pair(l, tok.chatTemplate().orElse(null));
+                p = new Engine.Prompt(pp.prompt(), tok.encode(pp.prompt()));
+                ct = pp.chosen();
+                rt = pp.rejected();
+                c = tok.encode(ct);
+                r = tok.encode(rt);
             } else {
+                p = prompt(l, tok, pf);
                 ct = l.requireText(cf, "\"" + cf + "\" and \"" + rf + "\" strings beside \"" + pf + "\"");
                 rt = l.requireText(rf, "\"" + cf + "\" and \"" + rf + "\" strings beside \"" + pf + "\"");
                 c = tok.encode(ct);

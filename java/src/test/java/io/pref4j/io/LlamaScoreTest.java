@@ -27,7 +27,7 @@ class LlamaScoreTest {
         StringWriter out = new StringWriter(), err = new StringWriter();
         Path pairs = GOLDEN.resolve("llama_score_pairs.jsonl");
         int status = Main.run(new String[]{"score", "--model", GOLDEN.resolve("llama_score").toString(), "--data", pairs.toString(),
-                "--device", "cpu", "--tokenizer", "byte", "--threads", "2"}, new PrintWriter(out), new PrintWriter(err));
+                "--device", "cpu", "--threads", "2"}, new PrintWriter(out), new PrintWriter(err));
         assertEquals(0, status, err.toString());
         List<String> lines = out.toString().lines().toList();
         assertEquals(Files.readAllLines(pairs).size(), lines.size());

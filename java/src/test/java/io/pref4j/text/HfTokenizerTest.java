@@ -124,8 +124,13 @@ class HfTokenizerTest {
     @Test
     void idsOutOfRange() {
         HfTokenizer t = load("bytelevel");
-        UserInputException e = assertThrows(UserInputException.class, () -> t.decode(new int[]{1, 264}));
-        assertTrue(e.getMessage().contains("264") && e.getMessage().contains("'hf'"), e.getMessage());
+        UserInputException e = assertThrows(UserInputException.class, () -> t.decode(new int[]{1, -3}));
+        assertTrue(e.getMessage().contains("-3") && e.getMessage().contains("'hf'"), e.getMessage());
+        // ids past the tokenizer's tokens (a model's spare embedding rows) decode to nothing, as in HF's tokenizers
+        assertEquals(t.decode(new int[]{1}), t.decode(new int[]{1, 264, 300}));
+        // ... but are not valid input ids
+        e = assertThrows(UserInputException.class, () -> t.validate(new int[]{1, 264}, "x.jsonl:3"));
+        assertTrue(e.getMessage().contains("264") && e.getMessage().contains("x.jsonl:3"), e.getMessage());
     }
 
     // ------------------------------------------------------------------ bad folders
