@@ -102,7 +102,7 @@ public final class SampleCommand implements Callable<Integer> {
     static final class SamplingOptions {
 
         @Option(names = "--model", paramLabel = "DIR",
-                description = "Required. A Hugging Face GPT-2 folder (config.json + model.safetensors) or a pref4j run folder holding one under model/.")
+                description = "Required. A Hugging Face model folder (gpt2, llama, mistral, qwen2, qwen3; config.json + safetensors, sharded or not) or a pref4j run folder (its final/ model, else its newest checkpoint).")
         Path model;
 
         @Option(names = "--prompts", paramLabel = "FILE.jsonl", description = "Required. One {\"prompt\": text} or {\"prompt_ids\": [ids]} object per line.")

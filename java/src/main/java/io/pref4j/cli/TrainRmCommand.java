@@ -36,11 +36,11 @@ import java.util.concurrent.Callable;
 @Command(name = "train-rm", mixinStandardHelpOptions = true,
         description = {"Train a Bradley-Terry reward model: loss -log sigmoid(r_chosen - r_rejected), reward = a scalar head",
                 "at the end-of-text token after prompt + response. Data lines are {\"prompt\",\"chosen\",\"rejected\"}",
-                "(or the *_ids forms). Writes OUT/model (HF GPT-2 folder with the head), OUT/metrics.jsonl, OUT/train_rm.json."})
+                "(or the *_ids forms). Writes OUT/model (a Hugging Face folder of the base model's family with the head), OUT/metrics.jsonl, OUT/train_rm.json."})
 public final class TrainRmCommand implements Callable<Integer> {
 
     @Option(names = "--base", paramLabel = "DIR",
-            description = "Required. The base model: a Hugging Face GPT-2 folder or a pref4j run folder holding one under model/.")
+            description = "Required. The base model: a Hugging Face model folder (any supported family) or a pref4j run folder.")
     Path base;
 
     @Option(names = "--data", paramLabel = "FILE.jsonl", description = "Required. Preference pairs.")
@@ -126,6 +126,7 @@ public final class TrainRmCommand implements Callable<Integer> {
                 log.flush();
             });
             trainer.save(out.resolve("model"), tok.name());
+            ModelFiles.copyTokenizerFiles(dir, out.resolve("model"));   // the reward model reads text with the base tokenizer
             RewardModelTrainer.Eval ev = result.finalEval();
             if (ev.pairs() > 0)
                 log.printf(Locale.ROOT, "train-rm: held-out pair accuracy %.3f (loss %.4f) on %d pairs after %d steps%n",

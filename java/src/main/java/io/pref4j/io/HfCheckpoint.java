@@ -227,7 +227,7 @@ public final class HfCheckpoint {
         if (Files.isRegularFile(dir.resolve(CONFIG))) return dir;
         if (Files.isRegularFile(dir.resolve("model").resolve(CONFIG))) return dir.resolve("model");
         if (!Files.isDirectory(dir)) throw new UserInputException(dir + ": no such folder");
-        throw new UserInputException(dir + ": no config.json (expected a Hugging Face GPT-2 folder or a pref4j run folder with model/)");
+        throw new UserInputException(dir + ": no config.json (expected a Hugging Face model folder or a pref4j run folder)");
     }
 
     /** The tokenizer named in config.json's {@code pref4j_tokenizer}, or null. */

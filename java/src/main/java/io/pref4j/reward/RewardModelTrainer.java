@@ -433,7 +433,7 @@ public final class RewardModelTrainer {
         return out;
     }
 
-    /** Writes the model with its head as a Hugging Face GPT-2 folder (see {@link LearnedReward}). */
+    /** Writes the model with its head as a Hugging Face folder of its family (see {@link LearnedReward}). */
     public void save(Path dir, String tokenizerName) throws IOException {
         ModelFiles.save(model, dir, tokenizerName);
     }
