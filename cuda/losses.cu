@@ -1,7 +1,7 @@
 // losses.cu - the fused preference / RL losses of Kernels (SPEC §2): each is ONE single-block
 // kernel from per-sequence (PPO: per-token) inputs to the loss, the metric slots of
 // Kernels.LossOps and the gradients (=), with every reduction in double in a fixed order
-// (deterministic). Group statistics are recomputed per member by scanning the batch
+// (deterministic; GRPO's loss is warp per row, lanes over the tokens). Group statistics are recomputed per member by scanning the batch
 // (O(S^2)/threads: S is the number of sequences in a step, small), so no scratch buffers
 // are needed. Bad device indices (pairs, groups) or an rloo group of one set a status word
 // that the host function reads back after synchronising the stream.
@@ -11,14 +11,18 @@ namespace p4j {
 
 constexpr int LT = 512;  // threads of every loss kernel
 
-enum { DPO = 0, IPO = 1, HINGE = 2, WDPO = 3 };
+enum { DPO = 0, IPO = 1, HINGE = 2, WDPO = 3, SIMPO = 4, ORPO = 5 };
 enum { WEIGHT_NONE = 0, WEIGHT_EXP = 1, WEIGHT_SIGMOID = 2, WEIGHT_LINEAR = 3 };
 enum { NEG_NONE = 0, NEG_AVERAGE_OVER_WORSE = 1, NEG_WORST = 2 };
 enum { BASELINE_NONE = 0, BASELINE_MOVING_AVERAGE = 1, BASELINE_BATCH_MEAN = 2, BASELINE_PER_PROMPT_MEAN = 3,
        BASELINE_RLOO = 4 };
 enum { LOSS = 0, MEAN_H = 1, CHOSEN_REWARD = 2, REJECTED_REWARD = 3, MARGIN = 4, ACCURACY = 5, MEAN_WEIGHT = 6,
        MEAN_REWARD = 7, KL = 8, ENTROPY = 9, POLICY_LOSS = 10, VALUE_LOSS = 11, CLIP_FRAC = 12, APPROX_KL = 13,
-       MEAN_RETURN = 14, COUNT = 15 };
+       MEAN_RETURN = 14, COUNT = 15, CLIP_LOW_FRAC = 16, CLIP_HIGH_FRAC = 17, REWARD_STD = 18, ZERO_STD_FRAC = 19,
+       NLL = 20 };
+enum { SCALE_NONE = 0, SCALE_GROUP = 1, SCALE_BATCH = 2 };
+enum { AGG_GRPO = 0, AGG_BNPO = 1, AGG_DR_GRPO = 2, AGG_DAPO = 3 };
+enum { IS_TOKEN = 0, IS_SEQUENCE = 1 };
 
 __device__ __forceinline__ double log_sigmoid(double x) { return fmin(x, 0.0) - log1p(exp(-fabs(x))); }
 __device__ __forceinline__ double sigmoid(double x) {
@@ -515,6 +519,328 @@ __global__ void __launch_bounds__(LT) ppo_loss_kernel(float* metrics, float* dlo
     }
 }
 
+// ------------------------------------------------------------------ GRPO advantages
+
+__global__ void __launch_bounds__(LT) grpo_advantages_kernel(float* metrics, float* adv, const float* rewards,
+                                                             const int* groups, int B, int G, int scale,
+                                                             int* status) {
+    __shared__ double sh[32];
+    bool bad = false;
+    for (int i = threadIdx.x; i < B; i += blockDim.x) bad |= groups[i] < 0 || groups[i] >= G;
+    if (fail_if(bad, P4J_E_OUT_OF_RANGE, status)) return;
+    bad = false;
+    for (int i = threadIdx.x; i < B; i += blockDim.x) {
+        int cnt = 0;
+        for (int j = 0; j < B && cnt < 2; j++) cnt += groups[j] == groups[i];
+        bad |= cnt == 1;
+    }
+    if (fail_if(bad, P4J_E_GROUP_TOO_SMALL, status)) return;
+    double sum = 0;
+    for (int i = threadIdx.x; i < B; i += blockDim.x) sum += rewards[i];
+    sum = block_sum(sum, sh);
+    double mean = B == 0 ? 0 : sum / B;
+    double ss = 0;
+    for (int i = threadIdx.x; i < B; i += blockDim.x) {
+        double d = (double)rewards[i] - mean;
+        ss += d * d;
+    }
+    ss = block_sum(ss, sh);
+    double batchStd = B > 1 ? sqrt(ss / (B - 1)) : 0;
+    double sumStd = 0, used = 0, zero = 0;
+    for (int i = threadIdx.x; i < B; i += blockDim.x) {
+        int g = groups[i], cnt = 0;
+        bool first = true;
+        double gs = 0;
+        for (int j = 0; j < B; j++)
+            if (groups[j] == g) {
+                gs += rewards[j];
+                cnt++;
+                first &= j >= i;
+            }
+        double gm = gs / cnt, gss = 0;
+        for (int j = 0; j < B; j++)
+            if (groups[j] == g) {
+                double d = (double)rewards[j] - gm;
+                gss += d * d;
+            }
+        double groupStd = sqrt(gss / (cnt - 1));
+        double std = scale == SCALE_BATCH ? batchStd : groupStd;
+        double a = (double)rewards[i] - gm;
+        if (scale != SCALE_NONE) a /= std + 1e-4;
+        adv[i] = (float)a;
+        sumStd += std;
+        if (first) {
+            used += 1;
+            zero += gss == 0 ? 1 : 0;
+        }
+    }
+    sumStd = block_sum(sumStd, sh);
+    used = block_sum(used, sh);
+    zero = block_sum(zero, sh);
+    if (threadIdx.x == 0) {
+        metrics[MEAN_REWARD] = (float)mean;
+        metrics[REWARD_STD] = (float)(B == 0 ? 0 : sumStd / B);
+        metrics[ZERO_STD_FRAC] = (float)(used == 0 ? 0 : zero / used);
+        metrics[COUNT] = (float)used;
+    }
+}
+
+// ------------------------------------------------------------------ GRPO loss
+
+// -min(r a, clip(r, lo, hi) a): value and d/dr, with PyTorch's gradients (as CpuLosses.surrogate).
+__device__ __forceinline__ void surrogate(double ratio, double a, double lo, double hi, double& value, double& grad) {
+    double l1 = ratio * a, l2 = fmin(hi, fmax(lo, ratio)) * a;
+    bool inside = ratio >= lo && ratio <= hi;
+    value = -fmin(l1, l2);
+    if (l1 < l2) grad = -a;
+    else if (l1 > l2) grad = inside ? -a : 0;
+    else grad = inside ? -a : -a * 0.5;
+}
+
+__global__ void __launch_bounds__(LT) grpo_loss_kernel(float* metrics, float* dlogp, const float* logp,
+                                                       const float* oldLogp, const float* ref, const float* adv,
+                                                       const int* mask, int B, int T, int lossType, int level,
+                                                       double lo, double hi, double beta, int maxLen) {
+    __shared__ double sh[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    long long n = (long long)B * T;
+    double count = 0;
+    for (long long i = threadIdx.x; i < n; i += blockDim.x) count += mask[i] != 0;
+    count = block_sum(count, sh);
+    bool seqLevel = level == IS_SEQUENCE;
+    double loss = 0, kl = 0, low = 0, high = 0, region = 0;
+    for (int b = warp; b < B; b += nw) {  // warp per row
+        long long base = (long long)b * T;
+        double nb = 0, sumD = 0;
+        for (int t = lane; t < T; t += 32)
+            if (mask[base + t] != 0) {
+                nb += 1;
+                sumD += (double)logp[base + t] - oldLogp[base + t];
+            }
+        nb = warp_sum(nb);
+        sumD = warp_sum(sumD);
+        double w = lossType == AGG_GRPO      ? 1.0 / ((double)B * fmax(nb, 1.0))
+                   : lossType == AGG_DR_GRPO ? 1.0 / ((double)B * maxLen)
+                   : count == 0              ? 0
+                                             : 1.0 / count;
+        double a = adv[b];
+        double sValue = 0, sGrad = 0;
+        if (seqLevel) {
+            double s = exp(sumD / fmax(nb, 1.0)), g;
+            surrogate(s, a, lo, hi, sValue, g);
+            sGrad = g * s;
+            if (lane == 0) {
+                bool l = s < lo && a < 0, h = s > hi && a > 0;
+                low += l;
+                high += h;
+                region += l || h;
+            }
+        }
+        for (int t = lane; t < T; t += 32) {
+            long long i = base + t;
+            if (mask[i] == 0) {
+                dlogp[i] = 0.f;
+                continue;
+            }
+            double lp = logp[i], term, g;
+            if (seqLevel) {
+                term = sValue;
+                g = sGrad;
+            } else {
+                double ratio = exp(lp - oldLogp[i]), gr;
+                surrogate(ratio, a, lo, hi, term, gr);
+                g = gr * ratio;
+                bool l = ratio < lo && a < 0, h = ratio > hi && a > 0;
+                low += l;
+                high += h;
+                region += l || h;
+            }
+            if (ref) {
+                double dr = ref[i] - lp, e = exp(dr);
+                double k3 = e - dr - 1;
+                kl += k3;
+                if (beta != 0) {
+                    term += beta * k3;
+                    g += beta * (1 - e);
+                }
+            }
+            loss += w * term;
+            dlogp[i] = (float)(w * g);
+        }
+    }
+    loss = block_sum(loss, sh);
+    kl = block_sum(kl, sh);
+    low = block_sum(low, sh);
+    high = block_sum(high, sh);
+    region = block_sum(region, sh);
+    if (threadIdx.x == 0) {
+        double frac = seqLevel ? (B == 0 ? 0 : 1.0 / B) : (count == 0 ? 0 : 1.0 / count);
+        metrics[LOSS] = (float)loss;
+        if (ref) metrics[KL] = (float)(count == 0 ? 0 : kl / count);
+        metrics[CLIP_LOW_FRAC] = (float)(low * frac);
+        metrics[CLIP_HIGH_FRAC] = (float)(high * frac);
+        metrics[CLIP_FRAC] = (float)(region * frac);
+        metrics[COUNT] = (float)count;
+    }
+}
+
+// ------------------------------------------------------------------ KTO
+
+__global__ void __launch_bounds__(LT) kto_kernel(float* metrics, float* dlogp, const float* logp, const float* ref,
+                                                 const int* labels, int S, double beta, double z, double wd,
+                                                 double wu, int* status) {
+    __shared__ double sh[32];
+    bool bad = false;
+    for (int i = threadIdx.x; i < S; i += blockDim.x) bad |= labels[i] != 0 && labels[i] != 1;
+    if (fail_if(bad, P4J_E_OUT_OF_RANGE, status)) return;
+    double loss = 0, sumW = 0, sumC = 0, sumR = 0, nc = 0, nr = 0;
+    for (int i = threadIdx.x; i < S; i += blockDim.x) {
+        double x = (double)logp[i] - ref[i], w, g;
+        if (labels[i] == 1) {
+            w = wd;
+            double sg = sigmoid(beta * (x - z));
+            loss += w * (1 - sg);
+            g = -w * beta * sg * (1 - sg);
+            sumC += beta * x;
+            nc += 1;
+        } else {
+            w = wu;
+            double sg = sigmoid(beta * (z - x));
+            loss += w * (1 - sg);
+            g = w * beta * sg * (1 - sg);
+            sumR += beta * x;
+            nr += 1;
+        }
+        sumW += w;
+        dlogp[i] = (float)(g / S);
+    }
+    loss = block_sum(loss, sh);
+    sumW = block_sum(sumW, sh);
+    sumC = block_sum(sumC, sh);
+    sumR = block_sum(sumR, sh);
+    nc = block_sum(nc, sh);
+    nr = block_sum(nr, sh);
+    if (threadIdx.x == 0) {
+        metrics[LOSS] = (float)(S == 0 ? 0 : loss / S);
+        metrics[CHOSEN_REWARD] = (float)(nc == 0 ? 0 : sumC / nc);
+        metrics[REJECTED_REWARD] = (float)(nr == 0 ? 0 : sumR / nr);
+        metrics[KL] = (float)z;
+        metrics[MEAN_WEIGHT] = (float)(S == 0 ? 0 : sumW / S);
+        metrics[COUNT] = (float)S;
+    }
+}
+
+// ------------------------------------------------------------------ SimPO, ORPO
+
+struct NormPairArgs {
+    const float* logp;
+    const int *lengths, *chosen, *rejected;
+    int S, P, type;
+    double beta, eps, gamma, lambda;
+};
+
+struct NormPairTerms {
+    double l, m, lw, ll, gw, gl;  // loss, sigmoid argument, lp_w, lp_l, dlogp contributions (incl. 1/(len P))
+};
+
+__device__ NormPairTerms norm_pair_terms(const NormPairArgs& a, int i) {
+    int c = a.chosen[i], r = a.rejected[i];
+    double lenW = a.lengths[c], lenL = a.lengths[r];
+    NormPairTerms t;
+    t.lw = a.logp[c] / lenW;
+    t.ll = a.logp[r] / lenL;
+    double gw, gl;
+    if (a.type == ORPO) {
+        double qw = -expm1(t.lw), ql = -expm1(t.ll);
+        t.m = (t.lw - log(qw)) - (t.ll - log(ql));
+        double dm = -a.lambda * sigmoid(-t.m);
+        t.l = -t.lw - a.lambda * log_sigmoid(t.m);
+        gw = -1 + dm / qw;
+        gl = -dm / ql;
+    } else {
+        t.m = a.beta * (t.lw - t.ll) - a.gamma;
+        double dm = -(1 - a.eps) * sigmoid(-t.m) + a.eps * sigmoid(t.m);
+        t.l = -(1 - a.eps) * log_sigmoid(t.m) - a.eps * log_sigmoid(-t.m);
+        gw = dm * a.beta;
+        gl = -dm * a.beta;
+    }
+    t.gw = gw / (lenW * a.P);
+    t.gl = gl / (lenL * a.P);
+    return t;
+}
+
+constexpr int NORM_PAIR_SMEM = 2048;  // pairs whose two gradient terms are cached in shared memory
+
+__global__ void __launch_bounds__(LT) length_norm_pairwise_kernel(float* metrics, float* dlogp, NormPairArgs a,
+                                                                  int* status) {
+    __shared__ double sh[32];
+    __shared__ double gw[NORM_PAIR_SMEM], gl[NORM_PAIR_SMEM];
+    int S = a.S, P = a.P;
+    bool bad = false;
+    for (int i = threadIdx.x; i < P; i += blockDim.x) {
+        int c = a.chosen[i], r = a.rejected[i];
+        bad |= c < 0 || c >= S || r < 0 || r >= S;
+    }
+    if (fail_if(bad, P4J_E_OUT_OF_RANGE, status)) return;
+    bad = false;
+    for (int i = threadIdx.x; i < P; i += blockDim.x) bad |= a.lengths[a.chosen[i]] < 1 || a.lengths[a.rejected[i]] < 1;
+    if (fail_if(bad, P4J_E_OUT_OF_RANGE, status)) return;
+    double rewardScale = a.type == ORPO ? a.lambda : a.beta;
+    double loss = 0, sumM = 0, sumCw = 0, sumCl = 0, correct = 0, nll = 0;
+    for (int i = threadIdx.x; i < P; i += blockDim.x) {
+        NormPairTerms t = norm_pair_terms(a, i);
+        loss += t.l;
+        sumM += t.m;
+        sumCw += rewardScale * t.lw;
+        sumCl += rewardScale * t.ll;
+        correct += t.lw > t.ll ? 1 : 0;
+        nll -= t.lw;
+        if (i < NORM_PAIR_SMEM) {
+            gw[i] = t.gw;
+            gl[i] = t.gl;
+        }
+    }
+    loss = block_sum(loss, sh);
+    sumM = block_sum(sumM, sh);
+    sumCw = block_sum(sumCw, sh);
+    sumCl = block_sum(sumCl, sh);
+    correct = block_sum(correct, sh);
+    nll = block_sum(nll, sh);
+    __syncthreads();
+    // dlogp[s]: the pairs' terms in pair order, chosen before rejected (as the CPU)
+    for (int s = threadIdx.x; s < S; s += blockDim.x) {
+        double g = 0;
+        for (int i = 0; i < P; i++) {
+            int c = a.chosen[i], r = a.rejected[i];
+            if (c != s && r != s) continue;
+            double tw, tl;
+            if (i < NORM_PAIR_SMEM) {
+                tw = gw[i];
+                tl = gl[i];
+            } else {
+                NormPairTerms t = norm_pair_terms(a, i);
+                tw = t.gw;
+                tl = t.gl;
+            }
+            if (c == s) g += tw;
+            if (r == s) g += tl;
+        }
+        dlogp[s] = (float)g;
+    }
+    if (threadIdx.x == 0) {
+        double n = P > 1 ? P : 1;
+        metrics[LOSS] = (float)(loss / n);
+        metrics[MEAN_H] = (float)(sumM / n);
+        metrics[CHOSEN_REWARD] = (float)(sumCw / n);
+        metrics[REJECTED_REWARD] = (float)(sumCl / n);
+        metrics[MARGIN] = (float)((sumCw - sumCl) / n);
+        metrics[ACCURACY] = (float)(correct / n);
+        metrics[MEAN_WEIGHT] = P == 0 ? 0.f : 1.f;
+        metrics[COUNT] = (float)P;
+        if (a.type == ORPO) metrics[NLL] = (float)(nll / n);
+    }
+}
+
 // Launch a validating loss kernel: reset the status word, launch, read it back (synchronises).
 template <typename Launch>
 int run_validated(void* stream, Launch launch) {
@@ -622,4 +948,53 @@ P4J_API int p4j_ppo_loss(void* metrics, void* dlogp, void* dvalue, const void* l
                                                      CF(values), CF(old_values), CF(advantages), CF(returns), CI(mask),
                                                      n, clip_eps, value_clip, vf_coef);
     return launch_status();
+}
+
+P4J_API int p4j_grpo_advantages(void* metrics, void* advantages, const void* rewards, const void* groups, int B, int G,
+                                int scale_rewards, void* stream) {
+    if (B < 0 || G < 0 || scale_rewards < SCALE_NONE || scale_rewards > SCALE_BATCH || !metrics ||
+        (B > 0 && (!advantages || !rewards || !groups)))
+        return P4J_E_INVALID_ARGUMENT;
+    return run_validated(stream, [&](cudaStream_t s, int* st) {
+        grpo_advantages_kernel<<<1, LT, 0, s>>>(F(metrics), F(advantages), CF(rewards), CI(groups), B, G, scale_rewards,
+                                                st);
+    });
+}
+
+P4J_API int p4j_grpo_loss(void* metrics, void* dlogp, const void* logp, const void* old_logp, const void* ref_logp,
+                          const void* advantages, const void* mask, int B, int T, int loss_type, int importance_level,
+                          float epsilon, float epsilon_high, float beta, int max_completion_length, void* stream) {
+    if (B < 0 || T < 0 || loss_type < AGG_GRPO || loss_type > AGG_DAPO || importance_level < IS_TOKEN ||
+        importance_level > IS_SEQUENCE || !metrics || (beta != 0.f && !ref_logp) ||
+        (loss_type == AGG_DR_GRPO && max_completion_length < 1))
+        return P4J_E_INVALID_ARGUMENT;
+    if ((long long)B * T > 0 && (!dlogp || !logp || !old_logp || !advantages || !mask)) return P4J_E_INVALID_ARGUMENT;
+    grpo_loss_kernel<<<1, LT, 0, as_stream(stream)>>>(F(metrics), F(dlogp), CF(logp), CF(old_logp), CF(ref_logp),
+                                                      CF(advantages), CI(mask), B, T, loss_type, importance_level,
+                                                      1 - (double)epsilon, 1 + (double)epsilon_high, beta,
+                                                      max_completion_length);
+    return launch_status();
+}
+
+P4J_API int p4j_kto_loss(void* metrics, void* dlogp, const void* logp, const void* ref_logp, const void* labels, int S,
+                         float beta, float z_ref, float desirable_weight, float undesirable_weight, void* stream) {
+    if (S < 0 || !metrics || (S > 0 && (!dlogp || !logp || !ref_logp || !labels))) return P4J_E_INVALID_ARGUMENT;
+    return run_validated(stream, [&](cudaStream_t s, int* st) {
+        kto_kernel<<<1, LT, 0, s>>>(F(metrics), F(dlogp), CF(logp), CF(ref_logp), CI(labels), S, beta, z_ref,
+                                    desirable_weight, undesirable_weight, st);
+    });
+}
+
+P4J_API int p4j_length_norm_pairwise_loss(void* metrics, void* dlogp, const void* logp, const void* lengths,
+                                          const void* chosen_idx, const void* rejected_idx, int S, int P, int type,
+                                          float beta, float label_smoothing, float simpo_gamma, float orpo_lambda,
+                                          void* stream) {
+    if (S < 0 || P < 0 || (type != SIMPO && type != ORPO) || !metrics ||
+        (S > 0 && (!dlogp || !logp || !lengths)) || (P > 0 && (!chosen_idx || !rejected_idx)))
+        return P4J_E_INVALID_ARGUMENT;
+    NormPairArgs a{CF(logp), CI(lengths), CI(chosen_idx), CI(rejected_idx), S, P, type,
+                   beta, label_smoothing, simpo_gamma, orpo_lambda};
+    return run_validated(stream, [&](cudaStream_t s, int* st) {
+        length_norm_pairwise_kernel<<<1, LT, 0, s>>>(F(metrics), F(dlogp), a, st);
+    });
 }

@@ -426,19 +426,25 @@ int p4j_sample(void* tokens, void* logp, const void* logits, const void* seeds,
 
 /*
  * Each loss is one single-block kernel from per-sequence (PPO: per-token) inputs to the loss,
- * metrics and gradients, with reductions in double. metrics is a float[16] buffer with the
- * slots of Kernels.LossOps (LOSS 0, MEAN_H 1, CHOSEN_REWARD 2, REJECTED_REWARD 3, MARGIN 4,
- * ACCURACY 5, MEAN_WEIGHT 6, MEAN_REWARD 7, KL 8, ENTROPY 9, POLICY_LOSS 10, VALUE_LOSS 11,
- * CLIP_FRAC 12, APPROX_KL 13, MEAN_RETURN 14, COUNT 15); each writes exactly the slots the
- * Javadoc lists. Gradients are overwritten (=). Ints are int32. Codes are LossOps's:
- *   pairwise type DPO 0, IPO 1, HINGE 2, WDPO 3; weight mode NONE 0, EXP 1, SIGMOID 2, LINEAR 3;
+ * metrics and gradients, with reductions in double. metrics is a float[P4J_METRICS] buffer
+ * with the slots of Kernels.LossOps (LOSS 0, MEAN_H 1, CHOSEN_REWARD 2, REJECTED_REWARD 3,
+ * MARGIN 4, ACCURACY 5, MEAN_WEIGHT 6, MEAN_REWARD 7, KL 8, ENTROPY 9, POLICY_LOSS 10,
+ * VALUE_LOSS 11, CLIP_FRAC 12, APPROX_KL 13, MEAN_RETURN 14, COUNT 15, CLIP_LOW_FRAC 16,
+ * CLIP_HIGH_FRAC 17, REWARD_STD 18, ZERO_STD_FRAC 19, NLL 20); each writes exactly the slots
+ * the Javadoc lists (the functions before grpo write only slots < 16, so a float[16] buffer
+ * still suffices for them). Gradients are overwritten (=). Ints are int32. Codes are LossOps's:
+ *   pairwise type DPO 0, IPO 1, HINGE 2, WDPO 3 (pairwise_loss), SIMPO 4, ORPO 5
+ *   (length_norm_pairwise_loss); weight mode NONE 0, EXP 1, SIGMOID 2, LINEAR 3;
  *   best-of-N NEG_NONE 0, NEG_AVERAGE_OVER_WORSE 1, NEG_WORST 2;
- *   baselines NONE 0, MOVING_AVERAGE 1, BATCH_MEAN 2, PER_PROMPT_MEAN 3, RLOO 4.
+ *   baselines NONE 0, MOVING_AVERAGE 1, BATCH_MEAN 2, PER_PROMPT_MEAN 3, RLOO 4;
+ *   GRPO scale_rewards NONE 0, GROUP 1, BATCH 2; loss_type GRPO 0, BNPO 1, DR_GRPO 2, DAPO 3;
+ *   importance level TOKEN 0, SEQUENCE 1.
  * The loss functions validate their device indices and SYNCHRONISE the stream to return
- * P4J_E_OUT_OF_RANGE (pair index outside [0,S), group outside [0,G)) or
- * P4J_E_GROUP_TOO_SMALL (rloo); outputs are then unspecified. S, P, G, B*T up to 2^31.
+ * P4J_E_OUT_OF_RANGE (pair index outside [0,S), group outside [0,G), a KTO label other than
+ * 0/1, an empty response in a SimPO/ORPO pair) or P4J_E_GROUP_TOO_SMALL (rloo, grpo
+ * advantages); outputs are then unspecified. S, P, G, B*T up to 2^31.
  */
-#define P4J_METRICS 16
+#define P4J_METRICS 21
 
 /** Kernels.pairwiseLoss. rewards may be NULL unless type == WDPO and weight_mode != NONE. */
 int p4j_pairwise_loss(void* metrics, void* dlogp, const void* logp, const void* ref_logp,
@@ -479,6 +485,30 @@ int p4j_ppo_loss(void* metrics, void* dlogp, void* dvalue, const void* logp,
                  const void* old_logp, const void* values, const void* old_values,
                  const void* advantages, const void* returns, const void* mask, int B, int T,
                  float clip_eps, float value_clip, float vf_coef, void* stream);
+
+/** Kernels.grpoAdvantages. advantages, rewards, groups [B]; every non-empty group needs >= 2
+ *  members (P4J_E_GROUP_TOO_SMALL). Synchronises. */
+int p4j_grpo_advantages(void* metrics, void* advantages, const void* rewards, const void* groups,
+                        int B, int G, int scale_rewards, void* stream);
+
+/** Kernels.grpoLoss. dlogp [B,T] (=); ref_logp may be NULL when beta == 0;
+ *  max_completion_length read only by DR_GRPO (>= 1 then). Asynchronous. */
+int p4j_grpo_loss(void* metrics, void* dlogp, const void* logp, const void* old_logp,
+                  const void* ref_logp, const void* advantages, const void* mask, int B, int T,
+                  int loss_type, int importance_level, float epsilon, float epsilon_high,
+                  float beta, int max_completion_length, void* stream);
+
+/** Kernels.ktoLoss. labels int32 [S], 0 or 1 (else P4J_E_OUT_OF_RANGE). Synchronises. */
+int p4j_kto_loss(void* metrics, void* dlogp, const void* logp, const void* ref_logp,
+                 const void* labels, int S, float beta, float z_ref, float desirable_weight,
+                 float undesirable_weight, void* stream);
+
+/** Kernels.lengthNormPairwiseLoss (type SIMPO or ORPO). lengths int32 [S]. Synchronises. */
+int p4j_length_norm_pairwise_loss(void* metrics, void* dlogp, const void* logp,
+                                  const void* lengths, const void* chosen_idx,
+                                  const void* rejected_idx, int S, int P, int type, float beta,
+                                  float label_smoothing, float simpo_gamma, float orpo_lambda,
+                                  void* stream);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,11 @@ metrics, named as io.pref4j.loss reports them. Batches include sequences repeate
 pairs (all-pairs construction), prompt groups of different sizes (one of size 1), reward
 ties (for the best, the worst and the top-k boundary), a zero-length response, advantages
 beyond the +-10 clip, PPO rows of different response lengths (one with none), clipped
-ratios and clipped values.
+ratios and clipped values; GRPO over every loss_type, scale_rewards and importance level
+(token and GSPO's sequence ratio, eps_high != eps, beta 0 with and without reference log-probs,
+ratio exactly 1, a prompt group with zero reward spread, a row without completion tokens);
+KTO with both labels, unequal weights and a clamped-to-0 KL reference point; SimPO (gamma,
+label smoothing) and ORPO on pairs with lengths (no reference log-probs).
 
   /usr/bin/python3 tools/golden/make_loss_fixtures.py java/src/test/resources/golden
 
@@ -16,8 +20,9 @@ Writes losses.safetensors. Metadata: "cases" = comma-separated case names; per c
 "<case>.type" (loss.type) and "<case>.params" ("key=value;..." loss.* config fields).
 Tensors per case "<case>.<name>": inputs logp, ref_logp, rewards, lengths, groups, chosen,
 rejected, state_in (reinforce moving average), PPO old_logp, values, old_values, scores,
-mask, kl_coef; outputs loss, dlogp, state_out, PPO adv, returns, dvalue; metrics as
-"<case>.m.<metric>" (PPO rollout metrics as "<case>.ma.<metric>").
+mask, kl_coef, GRPO max_completion_length, KTO labels, kl_logp, kl_ref_logp; outputs loss,
+dlogp, state_out, PPO/GRPO adv, returns, dvalue, KTO z_ref; metrics as "<case>.m.<metric>"
+(PPO rollout and GRPO advantage metrics as "<case>.ma.<metric>").
 Only torch is needed (Debian's python3-torch works).
 """
 import os
@@ -373,6 +378,207 @@ def ppo_cases(gen):
                                    "ppo_clip": 0.1, "ppo_value_clip": 0.5, "vf_coef": 0.5})
 
 
+# ---------------------------------------------------------------- GRPO (and DAPO, Dr. GRPO, GSPO)
+
+
+def grpo_advantages(rewards, groups, scale):
+    """TRL's group-relative advantages, per row: r - group mean, divided by (std + 1e-4) with the
+    group's (scale group) or the batch's (scale batch) unbiased std, or not at all (none)."""
+    B = len(rewards)
+    gmean = torch.zeros(B)
+    gstd = torch.zeros(B)
+    for i in range(B):
+        idx = [j for j in range(B) if groups[j] == groups[i]]
+        gmean[i] = rewards[idx].mean()
+        gstd[i] = rewards[idx].std()  # unbiased, as torch.std and TRL
+    bstd = rewards.std().expand(B)
+    std = bstd if scale == "batch" else gstd
+    adv = rewards - gmean
+    if scale != "none":
+        adv = adv / (std + 1e-4)
+    firsts = [i for i in range(B) if all(groups[j] != groups[i] for j in range(i))]
+    zero = sum(1 for i in firsts if gstd[i] == 0)
+    ma = {"reward": rewards.mean(), "reward_std": std.mean(), "frac_reward_zero_std": torch.tensor(zero / len(firsts)),
+          "groups": torch.tensor(float(len(firsts)))}
+    return adv, ma
+
+
+def grpo_loss(logp, old, ref, adv, mask, p, max_len):
+    """The GRPO objective as TRL's GRPOTrainer._compute_loss, from the formulas."""
+    B, T = logp.shape
+    eps = p.get("epsilon", f32(0.2))  # defaults as the float32 values the kernels receive
+    eh = p.get("epsilon_high", 0.0) or eps
+    beta = p.get("beta", f32(0.1))
+    m = mask.double()
+    d = logp - old
+    if p.get("importance_sampling_level", "token") == "sequence":
+        logw = ((d * m).sum(-1) / m.sum(-1).clamp(min=1.0)).unsqueeze(-1)  # GSPO
+    else:
+        logw = d
+    coef1 = torch.exp(logw)
+    coef2 = torch.clamp(coef1, 1 - eps, 1 + eh)
+    a = adv.unsqueeze(-1)
+    ptl = -torch.min(coef1 * a, coef2 * a)
+    ptl = ptl.expand(B, T)
+    k3 = None
+    if ref is not None:
+        k3 = torch.exp(ref - logp) - (ref - logp) - 1
+    if beta != 0:
+        ptl = ptl + beta * k3
+    lt = p.get("loss_type", "grpo")
+    if lt == "grpo":
+        loss = ((ptl * m).sum(-1) / m.sum(-1).clamp(min=1.0)).mean()
+    elif lt in ("bnpo", "dapo"):
+        loss = (ptl * m).sum() / m.sum().clamp(min=1.0)
+    else:  # dr_grpo
+        loss = (ptl * m).sum() / (B * max_len)
+    low = (coef1 < 1 - eps) & (a < 0)
+    high = (coef1 > 1 + eh) & (a > 0)
+
+    def frac(x):  # TRL's masked_batch_mean: over tokens, or over rows for sequence-level ratios
+        x = x.double()
+        return x.mean() if x.shape[1] == 1 else (x * m).sum() / m.sum()
+
+    met = {"loss": loss}
+    if ref is not None:
+        met["kl"] = (k3 * m).sum() / m.sum()
+    met.update({"clip_ratio_low": frac(low), "clip_ratio_high": frac(high), "clip_ratio": frac(low | high),
+                "tokens": m.sum()})
+    return loss, met
+
+
+def grpo_case(gen, name, p, with_ref, mu1=False, B=8, T=7, max_len=10):
+    p = {k: f32(v) if isinstance(v, float) else v for k, v in p.items()}
+    # 3 prompt groups (3, 3, 2 rows) interleaved; group 2's rewards are all equal (zero spread)
+    groups = torch.tensor([0, 1, 2, 0, 1, 0, 2, 1])
+    rewards = f32(torch.randint(-3, 4, (B,), generator=gen).double() * 0.75)
+    rewards[0], rewards[3] = f32(1.5), f32(-0.75)  # group 0 has spread
+    rewards[2] = rewards[6] = f32(0.5)
+    mask = torch.zeros(B, T, dtype=torch.bool)
+    lens = [7, 5, 3, 6, 1, 4, 0, 7]  # row 6 has no completion tokens
+    starts = [0, 1, 2, 0, 3, 2, 0, 0]
+    for b in range(B):
+        mask[b, starts[b]:starts[b] + lens[b]] = True
+    old = randn(gen, B, T, std=1.0, mean=-2.0) * mask
+    new = old.clone() if mu1 else f32(old + randn(gen, B, T, std=0.3)) * mask  # some ratios beyond 1 -+ eps
+    ref = f32(new + randn(gen, B, T, std=0.4)) * mask
+    adv, ma = grpo_advantages(rewards, groups, p.get("scale_rewards", "group"))
+    adv = f32(adv)  # the loss kernel reads the float32 advantages the advantage kernel writes
+    logp = new.clone().requires_grad_(True)
+    loss, m = grpo_loss(logp, old, ref if with_ref else None, adv, mask, p, max_len)
+    loss.backward()
+    t = {"logp": new, "old_logp": old, "mask": mask.double(), "rewards": rewards, "groups": groups.double(),
+         "adv": adv, "max_completion_length": fl([max_len]), "loss": loss.reshape(1), "dlogp": logp.grad}
+    if with_ref:
+        t["ref_logp"] = ref
+    t.update({"m." + k: fl(x.detach()) for k, x in m.items()})
+    t.update({"ma." + k: fl(x.detach()) for k, x in ma.items()})
+    add(name, "grpo", p, t)
+
+
+def grpo_cases(gen):
+    grpo_case(gen, "grpo", {"beta": 0.04}, True)
+    grpo_case(gen, "grpo_bnpo_batch", {"beta": 0.0, "loss_type": "bnpo", "scale_rewards": "batch"}, True)
+    grpo_case(gen, "grpo_dr_none", {"beta": 0.1, "loss_type": "dr_grpo", "scale_rewards": "none"}, True)
+    grpo_case(gen, "grpo_dapo_clip_high", {"beta": 0.0, "loss_type": "dapo", "epsilon": 0.2, "epsilon_high": 0.28},
+              False)
+    grpo_case(gen, "grpo_mu1", {"beta": 0.04, "loss_type": "bnpo"}, True, mu1=True)
+    grpo_case(gen, "gspo", {"beta": 0.02, "importance_sampling_level": "sequence", "epsilon": 0.05,
+                            "epsilon_high": 0.08}, True)
+    grpo_case(gen, "gspo_bnpo", {"beta": 0.0, "importance_sampling_level": "sequence", "loss_type": "bnpo",
+                                 "epsilon": 0.1, "scale_rewards": "batch"}, False)
+
+
+# ---------------------------------------------------------------- KTO
+
+
+def kto_case(gen, name, p, kl_mean):
+    p = {k: f32(v) if isinstance(v, float) else v for k, v in p.items()}
+    S = 10
+    labels = torch.tensor([1, 0, 1, 1, 0, 1, 0, 1, 1, 0])
+    pol = randn(gen, S, std=8.0, mean=-40.0)
+    ref = f32(pol + randn(gen, S, std=5.0))
+    # mismatched prompt-completion pairs: TRL's z_ref = max(0, mean(logp_kl - ref_kl)), detached
+    K = 6
+    kl_ref = randn(gen, K, std=6.0, mean=-50.0)
+    kl_logp = f32(kl_ref + randn(gen, K, std=2.0, mean=kl_mean))
+    z = f32(torch.clamp((kl_logp - kl_ref).mean(), min=0).item())
+    beta, wd, wu = p.get("beta", f32(0.1)), p.get("desirable_weight", 1.0), p.get("undesirable_weight", 1.0)
+    logp = pol.clone().requires_grad_(True)
+    x = logp - ref
+    ch = labels == 1
+    losses = torch.cat([wd * (1 - torch.sigmoid(beta * (x[ch] - z))), wu * (1 - torch.sigmoid(beta * (z - x[~ch])))])
+    loss = losses.mean()
+    loss.backward()
+    w = torch.where(ch, torch.tensor(wd), torch.tensor(wu))
+    m = {"loss": loss, "reward_chosen": (beta * x[ch]).mean(), "reward_rejected": (beta * x[~ch]).mean(),
+         "kl": torch.tensor(z), "weight_mean": w.mean(), "count": torch.tensor(float(S))}
+    t = {"logp": pol, "ref_logp": ref, "labels": labels.double(), "kl_logp": kl_logp, "kl_ref_logp": kl_ref,
+         "z_ref": fl([z]), "loss": loss.reshape(1), "dlogp": logp.grad}
+    t.update({"m." + k: fl(v.detach()) for k, v in m.items()})
+    add(name, "kto", p, t)
+
+
+def kto_cases(gen):
+    kto_case(gen, "kto", {"beta": 0.1}, 1.5)
+    kto_case(gen, "kto_weighted", {"beta": 0.5, "desirable_weight": 1.33, "undesirable_weight": 0.75}, 3.0)
+    kto_case(gen, "kto_zero_kl", {"beta": 0.2, "undesirable_weight": 2.0}, -4.0)  # the mean is < 0: z = 0
+
+
+# ---------------------------------------------------------------- SimPO, ORPO
+
+
+def norm_pair_batch(gen):
+    """7 sequences (as pair_batch) with lengths; sequence 7 is in no pair and empty."""
+    _, _, rewards, ci, ri = pair_batch(gen)
+    lengths = torch.randint(3, 30, (8,), generator=gen)
+    lengths[7] = 0
+    pol = f32(-lengths.double() * (0.3 + 1.5 * torch.rand(8, generator=gen)))
+    return pol, lengths, ci, ri
+
+
+def norm_pair_loss(kind, logp, lengths, ci, ri, p):
+    lp = logp / lengths.clamp(min=1)
+    lw, ll = lp[ci], lp[ri]
+    if kind == "simpo":
+        beta, gamma, eps = p.get("beta", f32(0.1)), p.get("simpo_gamma", 0.5), p.get("label_smoothing", 0.0)
+        mm = beta * (lw - ll) - gamma
+        l = -(1 - eps) * F.logsigmoid(mm) - eps * F.logsigmoid(-mm)
+        scale = beta
+    else:
+        lam = p.get("orpo_lambda", f32(0.1))
+        mm = (lw - torch.log1p(-torch.exp(lw))) - (ll - torch.log1p(-torch.exp(ll)))
+        l = -lw - lam * F.logsigmoid(mm)
+        scale = lam
+    loss = l.mean()
+    m = {"loss": loss, "h_mean": mm.mean(), "reward_chosen": (scale * lw).mean(), "reward_rejected": (scale * ll).mean(),
+         "margin": (scale * lw - scale * ll).mean(), "accuracy": (lw > ll).double().mean(),
+         "weight_mean": torch.tensor(1.0), "pairs": torch.tensor(float(len(ci)))}
+    if kind == "orpo":
+        m["nll"] = (-lw).mean()
+    return loss, m
+
+
+def norm_pair_cases(gen):
+    pol, lengths, ci, ri = norm_pair_batch(gen)
+    variants = [
+        ("simpo", "simpo", {"beta": 2.0, "simpo_gamma": 0.5}),
+        ("simpo_ls", "simpo", {"beta": 2.5, "simpo_gamma": 1.2, "label_smoothing": 0.15}),
+        ("simpo_default", "simpo", {}),
+        ("orpo", "orpo", {"orpo_lambda": 0.1}),
+        ("orpo_lambda", "orpo", {"orpo_lambda": 0.75}),
+    ]
+    for name, kind, p in variants:
+        p = {k: f32(v) if isinstance(v, float) else v for k, v in p.items()}
+        logp = pol.clone().requires_grad_(True)
+        loss, m = norm_pair_loss(kind, logp, lengths.double(), ci, ri, p)
+        loss.backward()
+        t = {"logp": pol, "lengths": lengths.double(), "chosen": ci.double(), "rejected": ri.double(),
+             "loss": loss.reshape(1), "dlogp": logp.grad}
+        t.update({"m." + k: fl(v.detach()) for k, v in m.items()})
+        add(name, kind, p, t)
+
+
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "java/src/test/resources/golden"
     os.makedirs(out, exist_ok=True)
@@ -380,6 +586,10 @@ if __name__ == "__main__":
     pairwise_cases(gen)
     sample_cases(gen)
     ppo_cases(gen)
+    gen2 = torch.Generator().manual_seed(2025)  # the later losses: a second stream, so the cases above stay as they were
+    grpo_cases(gen2)
+    kto_cases(gen2)
+    norm_pair_cases(gen2)
     tensors, meta = {}, {"cases": ",".join(c[0] for c in CASES)}
     for name, typ, params, t in CASES:
         meta[name + ".type"] = typ

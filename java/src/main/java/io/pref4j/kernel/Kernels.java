@@ -348,8 +348,8 @@ public interface Kernels extends AutoCloseable {
     final class LossOps {
         private LossOps() {}
 
-        // pairwise types
-        public static final int DPO = 0, IPO = 1, HINGE = 2, WDPO = 3;
+        // pairwise types: DPO..WDPO for pairwiseLoss, SIMPO and ORPO for lengthNormPairwiseLoss
+        public static final int DPO = 0, IPO = 1, HINGE = 2, WDPO = 3, SIMPO = 4, ORPO = 5;
         // wdpo weight modes
         public static final int WEIGHT_NONE = 0, WEIGHT_EXP = 1, WEIGHT_SIGMOID = 2, WEIGHT_LINEAR = 3;
         // best-of-N negative term
@@ -357,6 +357,12 @@ public interface Kernels extends AutoCloseable {
         // REINFORCE baselines
         public static final int BASELINE_NONE = 0, BASELINE_MOVING_AVERAGE = 1, BASELINE_BATCH_MEAN = 2,
                 BASELINE_PER_PROMPT_MEAN = 3, BASELINE_RLOO = 4;
+        // GRPO reward scaling (scale_rewards)
+        public static final int SCALE_NONE = 0, SCALE_GROUP = 1, SCALE_BATCH = 2;
+        // GRPO aggregation (loss_type)
+        public static final int AGG_GRPO = 0, AGG_BNPO = 1, AGG_DR_GRPO = 2, AGG_DAPO = 3;
+        // GRPO importance-sampling level (token: PPO-style per-token ratios; sequence: GSPO)
+        public static final int IS_TOKEN = 0, IS_SEQUENCE = 1;
 
         // metric slots
         /** The loss value (the one whose gradients are written). */
@@ -391,8 +397,18 @@ public interface Kernels extends AutoCloseable {
         public static final int MEAN_RETURN = 14;
         /** Pairs, sequences or tokens that entered the loss's mean. */
         public static final int COUNT = 15;
+        /** GRPO: fraction of the ratios clipped below (ρ &lt; 1 − ε with A &lt; 0). */
+        public static final int CLIP_LOW_FRAC = 16;
+        /** GRPO: fraction of the ratios clipped above (ρ &gt; 1 + ε_high with A &gt; 0). */
+        public static final int CLIP_HIGH_FRAC = 17;
+        /** GRPO advantages: mean over the rows of the reward standard deviation used (or reported). */
+        public static final int REWARD_STD = 18;
+        /** GRPO advantages: fraction of the non-empty prompt groups whose rewards are all equal. */
+        public static final int ZERO_STD_FRAC = 19;
+        /** ORPO: mean over pairs of the SFT term −logp(y_w)/|y_w|. */
+        public static final int NLL = 20;
         /** Length of a metrics buffer. */
-        public static final int METRICS = 16;
+        public static final int METRICS = 21;
     }
 
     /**
@@ -511,4 +527,82 @@ public interface Kernels extends AutoCloseable {
                  MemorySegment logp, MemorySegment oldLogp, MemorySegment values, MemorySegment oldValues,
                  MemorySegment advantages, MemorySegment returns, MemorySegment mask, int B, int T,
                  float clipEps, float valueClip, float vfCoef);
+    /**
+     * GRPO group-relative advantages (once per generation batch, before the μ iterations), as
+     * TRL: for row i of group g = groups[i] in [0, G), A_i = r_i − mean_g(r), then divided by
+     * (σ + 1e-4) unless scaleRewards = {@code SCALE_NONE}: σ is the group's standard deviation
+     * ({@code SCALE_GROUP}) or the whole batch's ({@code SCALE_BATCH}), both unbiased (n − 1).
+     * Every non-empty group needs ≥ 2 members (IllegalArgumentException otherwise); empty
+     * groups are allowed and ignored. advantages[B] (=). Metrics: MEAN_REWARD (mean r over the
+     * B rows), REWARD_STD (mean over the rows of the σ their advantage used; for
+     * {@code SCALE_NONE} the group σ, as TRL reports it), ZERO_STD_FRAC (fraction of the
+     * non-empty groups whose rewards are all equal; TRL's frac_reward_zero_std is per row and,
+     * with batch scaling, of the batch σ), COUNT (non-empty groups). B = 0 writes zeros.
+     */
+    void grpoAdvantages(MemorySegment metrics, MemorySegment advantages, MemorySegment rewards,
+                        MemorySegment groups, int B, int G, int scaleRewards);
+
+    /**
+     * GRPO loss (and its variants DAPO, Dr. GRPO, GSPO) for one minibatch, as TRL's
+     * GRPOTrainer. Per-token buffers are [B, T]; mask[b,t] ≠ 0 marks the n_b response tokens of
+     * row b; advantages[B] are per row (from {@link #grpoAdvantages}). With d_t = logp − oldLogp
+     * the importance ratio is ρ_t = exp(d_t) ({@code IS_TOKEN}) or, GSPO ({@code IS_SEQUENCE}),
+     * s_b = exp((1/n_b)·Σ_t d_t) for every token of the row, its gradient flowing through the
+     * mean (a row without tokens has s = 1). Per response token:
+     * ℓ_t = −min(ρA, clip(ρ, 1 − ε, 1 + ε_high)·A) + β·k3_t, k3_t = exp(ref − logp) − (ref −
+     * logp) − 1 (Schulman's k3 estimate of KL(π‖π_ref); the β term only when β ≠ 0, refLogp
+     * may then be null). Aggregation by lossType: {@code AGG_GRPO} (1/B)·Σ_b (1/max(n_b, 1))·
+     * Σ_t ℓ_t (mean over all B rows of the row's token mean); {@code AGG_BNPO} Σ ℓ / N over the
+     * N response tokens of the batch; {@code AGG_DR_GRPO} Σ ℓ / (B·maxCompletionLength) (≥ 1;
+     * read only here); {@code AGG_DAPO} Σ ℓ / N — the same as BNPO in one process (TRL divides
+     * by the token count of the whole, possibly multi-process and accumulated, batch: a caller
+     * that accumulates gradients over minibatches rescales). N = 0 gives loss 0.
+     * The min/clip gradient follows PyTorch (clamp passes it inside the closed interval; a tie of
+     * the min splits it). dlogp[B,T] (=) ∂loss/∂logp (0 off the mask). Metrics: LOSS, KL (token
+     * mean of k3 over the N tokens; only with refLogp), CLIP_LOW_FRAC (ρ &lt; 1 − ε and A &lt; 0),
+     * CLIP_HIGH_FRAC (ρ &gt; 1 + ε_high and A &gt; 0), CLIP_FRAC (either): fractions of the N
+     * tokens, or with {@code IS_SEQUENCE} of the B rows (as TRL), COUNT (N).
+     */
+    void grpoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment oldLogp,
+                  MemorySegment refLogp, MemorySegment advantages, MemorySegment mask, int B, int T,
+                  int lossType, int importanceLevel, float epsilon, float epsilonHigh, float beta,
+                  int maxCompletionLength);
+
+    /**
+     * KTO (Ethayarajh et al.; TRL's KTOTrainer, loss_type sigmoid) over S unpaired sequences:
+     * with x_i = logp_i − ref_i and the reference point z = zRef (the caller's detached KL
+     * estimate max(0, mean(logp − ref)) over mismatched prompt–completion pairs; used as given),
+     * ℓ_i = desirableWeight·(1 − σ(β(x_i − z))) when labels[i] = 1 and undesirableWeight·(1 −
+     * σ(β(z − x_i))) when labels[i] = 0 (other labels: IllegalArgumentException); loss = (1/S)·
+     * Σ ℓ_i (TRL: the mean of the concatenated weighted losses). No gradient reaches z.
+     * dlogp[S] (=). Metrics: LOSS, CHOSEN_REWARD (mean β·x over the desirable, 0 if none),
+     * REJECTED_REWARD (over the undesirable), KL (z), MEAN_WEIGHT (mean weight), COUNT (S).
+     */
+    void ktoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment refLogp,
+                 MemorySegment labels, int S, float beta, float zRef, float desirableWeight, float undesirableWeight);
+
+    /**
+     * The reference-free, length-normalised pairwise losses over P pairs of S sequences (pairs
+     * as {@link #pairwiseLoss}; a sequence in several pairs accumulates its gradient). With
+     * lp = logp/len (the token-mean log-prob; lengths[i] ≥ 1 for every sequence in a pair,
+     * IllegalArgumentException otherwise), by type:
+     * <ul>
+     *   <li>{@code SIMPO} (Meng et al.; TRL CPOTrainer loss_type simpo): m = β·(lp_w − lp_l) − γ,
+     *       ℓ = −(1−ε)·log σ(m) − ε·log σ(−m) (γ = simpoGamma, ε = labelSmoothing);
+     *       implicit rewards β·lp;</li>
+     *   <li>{@code ORPO} (Hong et al.): with log odds o(y) = lp − log(1 − exp(lp)) (lp &lt; 0),
+     *       m = o(y_w) − o(y_l), ℓ = −lp_w − λ·log σ(m) (λ = orpoLambda; the SFT term is the
+     *       chosen response's token mean, as the paper; TRL's ORPOTrainer averages the NLL over
+     *       all chosen tokens of the batch instead); implicit rewards λ·lp (as TRL).</li>
+     * </ul>
+     * loss = (1/P)·Σ ℓ. dlogp[S] (=) (0 for sequences in no pair). Metrics: LOSS, MEAN_H (mean
+     * m, the quantity inside the sigmoid), CHOSEN_REWARD, REJECTED_REWARD (means over pairs of
+     * the implicit rewards), MARGIN (their difference), ACCURACY (fraction of pairs with lp_w
+     * &gt; lp_l, i.e. chosen reward &gt; rejected, TRL's rewards/accuracies), MEAN_WEIGHT (1),
+     * COUNT (P), and NLL (ORPO only: mean −lp_w). P = 0 gives loss 0 and zero gradients.
+     */
+    void lengthNormPairwiseLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp,
+                                MemorySegment lengths, MemorySegment chosenIdx, MemorySegment rejectedIdx,
+                                int S, int P, int type, float beta, float labelSmoothing,
+                                float simpoGamma, float orpoLambda);
 }

@@ -13,8 +13,10 @@ import java.util.Map;
  * files name the fields in snake_case under {@code loss.} ({@link #fromMap}, {@link #toMap}).
  *
  * @param type           one of {@link #TYPES}
- * @param beta           β of dpo, wdpo, hinge and of the implicit-reward metrics (0.1)
- * @param labelSmoothing ε of dpo/wdpo: −(1−ε) log σ(βh) − ε log σ(−βh), in [0, 0.5) (0)
+ * @param beta           β of dpo, wdpo, hinge, kto, simpo and of the implicit-reward metrics;
+ *                       grpo: the coefficient of the k3 KL term, ≥ 0 (TRL's beta, whose GRPO
+ *                       default is 0) (0.1)
+ * @param labelSmoothing ε of dpo/wdpo/simpo: −(1−ε) log σ(m) − ε log σ(−m), in [0, 0.5) (0)
  * @param ipoTau         τ of ipo: (h − 1/(2τ))² with h from summed (not per-token-averaged)
  *                       log-ratios; τ = 0.05 is "margin 10" (0.1)
  * @param wdpoMode       wdpo weight: exp, sigmoid, linear, none (exp)
@@ -40,18 +42,40 @@ import java.util.Map;
  * @param adaptiveKl     adaptive KL controller (Ziegler et al.) instead of a fixed one (true)
  * @param targetKl       target KL of the adaptive controller (6.0)
  * @param klHorizon      horizon of the adaptive controller (10000)
+ * @param epsilon        grpo: ε of the lower clip 1 − ε (TRL's epsilon) (0.2)
+ * @param epsilonHigh    grpo: ε_high of the upper clip 1 + ε_high (DAPO's clip-higher; TRL's
+ *                       epsilon_high); 0 means "= epsilon", TRL's None (0)
+ * @param lossType       grpo aggregation (TRL's loss_type): grpo, bnpo, dr_grpo, dapo (grpo)
+ * @param scaleRewards   grpo advantage scaling (TRL's scale_rewards): group, batch, none (group)
+ * @param importanceSamplingLevel grpo importance ratio (TRL's importance_sampling_level): token
+ *                       or sequence (GSPO) (token)
+ * @param desirableWeight   kto weight of the desirable examples (TRL's desirable_weight) (1)
+ * @param undesirableWeight kto weight of the undesirable examples (1)
+ * @param simpoGamma     simpo target margin γ (TRL's simpo_gamma) (0.5)
+ * @param orpoLambda     orpo λ of the odds-ratio term (TRL's ORPOConfig calls it beta) (0.1)
  */
 @Doc("The loss (SPEC §2); a loss reads only the fields of its family.")
-public record LossConfig(@Doc("Loss: sft, nll, dpo, ipo, hinge, wdpo, rwr, bon, reinforce or ppo.") String type, @Doc("β of dpo, wdpo and hinge, and of the implicit-reward metrics.") double beta, @Doc("ε of dpo/wdpo: −(1−ε) log σ(βh) − ε log σ(−βh), in [0, 0.5).") double labelSmoothing, @Doc("τ of ipo: (h − 1/(2τ))² with h from summed log-ratios; τ = 0.05 is margin 10.") double ipoTau,
+public record LossConfig(@Doc("Loss: sft, nll, dpo, ipo, hinge, wdpo, rwr, bon, reinforce, ppo, grpo, kto, simpo or orpo.") String type, @Doc("β of dpo, wdpo, hinge, kto and simpo and of the implicit-reward metrics; grpo: the coefficient of the k3 KL term (TRL's beta; 0 disables it and needs no reference model).") double beta, @Doc("ε of dpo/wdpo/simpo: −(1−ε) log σ(m) − ε log σ(−m) with m the sigmoid's argument, in [0, 0.5).") double labelSmoothing, @Doc("τ of ipo: (h − 1/(2τ))² with h from summed log-ratios; τ = 0.05 is margin 10.") double ipoTau,
                          @Doc("wdpo (OPTune) weight of a pair from Δr: exp (n·softmax over the batch), sigmoid, linear or none.") String wdpoMode, @Doc("β₂ of the wdpo weights.") double beta2,
                          @Doc("τ of rwr: w = min(exp(r/τ), w_max).") double rwrTau, @Doc("w_max of rwr.") double rwrWMax, @Doc("rwr: weight (exponential weights) or filter (top-k per prompt with weight 1).") String rwrMode, @Doc("k of the rwr filter mode.") int rwrTopK,
                          @Doc("best-of-N negative term: none, average_over_worse or worst.") String bonNegative, @Doc("β_neg of the best-of-N negative term.") double bonBetaNeg,
                          @Doc("reinforce baseline: none, moving_average, batch_mean, per_prompt_mean or rloo (needs ≥ 2 responses per prompt).") String baseline, @Doc("Decay of the moving-average baseline, in [0, 1).") double baselineDecay, @Doc("reinforce: KL penalty c in r' = r − c·(logp − ref) (0 disables); ppo: the initial KL-in-reward coefficient.") double klCoef, @Doc("reinforce advantages are clipped to ±adv_clip.") double advClip,
                          @Doc("ε of the PPO clipped surrogate.") double ppoClip, @Doc("ε_v of the PPO value clipping.") double ppoValueClip, @Doc("γ of GAE.") double gamma, @Doc("λ of GAE.") double lambda, @Doc("PPO value-loss coefficient.") double vfCoef,
-                         @Doc("Whiten PPO advantages over the rollout.") boolean whiten, @Doc("PPO: adaptive KL coefficient (Ziegler et al.) instead of a fixed one.") boolean adaptiveKl, @Doc("Target KL of the adaptive controller.") double targetKl, @Doc("Horizon of the adaptive controller.") double klHorizon) {
+                         @Doc("Whiten PPO advantages over the rollout.") boolean whiten, @Doc("PPO: adaptive KL coefficient (Ziegler et al.) instead of a fixed one.") boolean adaptiveKl, @Doc("Target KL of the adaptive controller.") double targetKl, @Doc("Horizon of the adaptive controller.") double klHorizon,
+                         @Doc("grpo: ε of the lower clip 1 − ε (TRL's epsilon).") double epsilon, @Doc("grpo: ε_high of the upper clip 1 + ε_high (DAPO's clip-higher); 0 means equal to epsilon (TRL's None).") double epsilonHigh,
+                         @Doc("grpo aggregation (TRL's loss_type): grpo (mean over sequences of each one's token mean), bnpo (token mean over the batch), dr_grpo (token sum / (sequences · max completion length)) or dapo (token mean over the batch: the same as bnpo in one process).") String lossType,
+                         @Doc("grpo advantage scaling (TRL's scale_rewards): group (divide by the group's reward std + 1e-4), batch (by the batch's) or none.") String scaleRewards,
+                         @Doc("grpo importance ratio (TRL's importance_sampling_level): token, or sequence (GSPO: the exp of the sequence's mean log-ratio).") String importanceSamplingLevel,
+                         @Doc("kto: weight of the desirable examples.") double desirableWeight, @Doc("kto: weight of the undesirable examples.") double undesirableWeight,
+                         @Doc("simpo: target margin γ in −log σ(β·(lp_w − lp_l) − γ) (TRL's simpo_gamma).") double simpoGamma,
+                         @Doc("orpo: λ of the odds-ratio term (TRL's ORPOConfig calls it beta).") double orpoLambda) {
 
     public static final List<String> TYPES =
-            List.of("sft", "nll", "dpo", "ipo", "hinge", "wdpo", "rwr", "bon", "reinforce", "ppo");
+            List.of("sft", "nll", "dpo", "ipo", "hinge", "wdpo", "rwr", "bon", "reinforce", "ppo",
+                    "grpo", "kto", "simpo", "orpo");
+    public static final List<String> GRPO_LOSS_TYPES = List.of("grpo", "bnpo", "dr_grpo", "dapo");
+    public static final List<String> SCALE_REWARDS = List.of("group", "batch", "none");
+    public static final List<String> IMPORTANCE_LEVELS = List.of("token", "sequence");
     public static final List<String> WDPO_MODES = List.of("exp", "sigmoid", "linear", "none");
     public static final List<String> RWR_MODES = List.of("weight", "filter");
     public static final List<String> BON_NEGATIVES = List.of("none", "average_over_worse", "worst");
@@ -68,7 +92,27 @@ public record LossConfig(@Doc("Loss: sft, nll, dpo, ipo, hinge, wdpo, rwr, bon, 
         return new LossConfig(type, 0.1, 0.0, 0.1, "exp", 1.0,
                 1.0, 10.0, "weight", 1, "none", 0.1,
                 "batch_mean", 0.9, 0.05, 10.0,
-                0.2, 0.2, 1.0, 0.95, 0.1, true, true, 6.0, 10000);
+                0.2, 0.2, 1.0, 0.95, 0.1, true, true, 6.0, 10000,
+                0.2, 0.0, "grpo", "group", "token", 1.0, 1.0, 0.5, 0.1);
+    }
+
+    /**
+     * The fields before the grpo/kto/simpo/orpo ones, which take their defaults (kept so that
+     * code written against the earlier field list compiles unchanged).
+     */
+    public LossConfig(String type, double beta, double labelSmoothing, double ipoTau, String wdpoMode, double beta2,
+                      double rwrTau, double rwrWMax, String rwrMode, int rwrTopK, String bonNegative, double bonBetaNeg,
+                      String baseline, double baselineDecay, double klCoef, double advClip, double ppoClip,
+                      double ppoValueClip, double gamma, double lambda, double vfCoef, boolean whiten,
+                      boolean adaptiveKl, double targetKl, double klHorizon) {
+        this(type, beta, labelSmoothing, ipoTau, wdpoMode, beta2, rwrTau, rwrWMax, rwrMode, rwrTopK, bonNegative,
+                bonBetaNeg, baseline, baselineDecay, klCoef, advClip, ppoClip, ppoValueClip, gamma, lambda, vfCoef,
+                whiten, adaptiveKl, targetKl, klHorizon, 0.2, 0.0, "grpo", "group", "token", 1.0, 1.0, 0.5, 0.1);
+    }
+
+    /** The upper clip ε_high in effect: {@link #epsilonHigh()}, or {@link #epsilon()} when that is 0. */
+    public double effectiveEpsilonHigh() {
+        return epsilonHigh == 0 ? epsilon : epsilonHigh;
     }
 
     /**
@@ -91,7 +135,10 @@ public record LossConfig(@Doc("Loss: sft, nll, dpo, ipo, hinge, wdpo, rwr, bon, 
                 m.get("bon_negative"), num(m, "bon_beta_neg"),
                 m.get("baseline"), num(m, "baseline_decay"), num(m, "kl_coef"), num(m, "adv_clip"),
                 num(m, "ppo_clip"), num(m, "ppo_value_clip"), num(m, "gamma"), num(m, "lambda"), num(m, "vf_coef"),
-                bool(m, "whiten"), bool(m, "adaptive_kl"), num(m, "target_kl"), num(m, "kl_horizon"));
+                bool(m, "whiten"), bool(m, "adaptive_kl"), num(m, "target_kl"), num(m, "kl_horizon"),
+                num(m, "epsilon"), num(m, "epsilon_high"), m.get("loss_type"), m.get("scale_rewards"),
+                m.get("importance_sampling_level"), num(m, "desirable_weight"), num(m, "undesirable_weight"),
+                num(m, "simpo_gamma"), num(m, "orpo_lambda"));
         c.check();
         return c;
     }
@@ -124,6 +171,15 @@ public record LossConfig(@Doc("Loss: sft, nll, dpo, ipo, hinge, wdpo, rwr, bon, 
         m.put("adaptive_kl", Boolean.toString(adaptiveKl));
         m.put("target_kl", str(targetKl));
         m.put("kl_horizon", str(klHorizon));
+        m.put("epsilon", str(epsilon));
+        m.put("epsilon_high", str(epsilonHigh));
+        m.put("loss_type", lossType);
+        m.put("scale_rewards", scaleRewards);
+        m.put("importance_sampling_level", importanceSamplingLevel);
+        m.put("desirable_weight", str(desirableWeight));
+        m.put("undesirable_weight", str(undesirableWeight));
+        m.put("simpo_gamma", str(simpoGamma));
+        m.put("orpo_lambda", str(orpoLambda));
         return m;
     }
 
@@ -139,7 +195,8 @@ public record LossConfig(@Doc("Loss: sft, nll, dpo, ipo, hinge, wdpo, rwr, bon, 
 
     public void validate() {
         oneOf("type", type, TYPES);
-        positive("beta", beta);
+        if ("grpo".equals(type)) nonNegative("beta", beta); // the KL coefficient: 0 disables the term
+        else positive("beta", beta);
         range("label_smoothing", labelSmoothing, 0, 0.5, false);
         positive("ipo_tau", ipoTau);
         oneOf("wdpo_mode", wdpoMode, WDPO_MODES);
@@ -163,6 +220,16 @@ public record LossConfig(@Doc("Loss: sft, nll, dpo, ipo, hinge, wdpo, rwr, bon, 
         positive("target_kl", targetKl);
         if (!(klHorizon >= 1) || Double.isInfinite(klHorizon))
             throw new io.pref4j.config.InvalidValueException("kl_horizon", "must be >= 1; got " + str(klHorizon));
+        range("epsilon", epsilon, 0, 1, false);
+        if (epsilon == 0) throw new io.pref4j.config.InvalidValueException("epsilon", "must be in (0, 1); got 0");
+        nonNegative("epsilon_high", epsilonHigh);
+        oneOf("loss_type", lossType, GRPO_LOSS_TYPES);
+        oneOf("scale_rewards", scaleRewards, SCALE_REWARDS);
+        oneOf("importance_sampling_level", importanceSamplingLevel, IMPORTANCE_LEVELS);
+        positive("desirable_weight", desirableWeight);
+        positive("undesirable_weight", undesirableWeight);
+        nonNegative("simpo_gamma", simpoGamma);
+        nonNegative("orpo_lambda", orpoLambda);
     }
 
     // ---------------------------------------------------------------- helpers

@@ -9,9 +9,13 @@ import java.util.Map;
 
 /**
  * dpo, ipo, hinge (SLiC) and wdpo (OPTune) over pairs of sequences: one call of
- * {@link Kernels#pairwiseLoss}, whose Javadoc defines each loss. Metrics, in order: loss,
- * h_mean, reward_chosen, reward_rejected (implicit rewards β·(logp − ref)), margin,
- * accuracy (fraction of pairs with h &gt; 0), weight_mean, pairs.
+ * {@link Kernels#pairwiseLoss}, whose Javadoc defines each loss; and the reference-free,
+ * length-normalised simpo and orpo: one call of {@link Kernels#lengthNormPairwiseLoss} (they
+ * need {@link PairBatch#lengths()}, not refLogp). Metrics, in order: loss, h_mean (simpo,
+ * orpo: the mean argument of the sigmoid), reward_chosen, reward_rejected (implicit rewards
+ * β·(logp − ref); simpo β·logp/len, orpo λ·logp/len), margin, accuracy (fraction of pairs
+ * whose chosen reward is the larger), weight_mean, pairs, and for orpo nll (the mean SFT
+ * term).
  */
 public final class PairwiseLoss implements Loss {
     private final LossConfig cfg;
@@ -25,6 +29,8 @@ public final class PairwiseLoss implements Loss {
             case "ipo" -> LossOps.IPO;
             case "hinge" -> LossOps.HINGE;
             case "wdpo" -> LossOps.WDPO;
+            case "simpo" -> LossOps.SIMPO;
+            case "orpo" -> LossOps.ORPO;
             default -> throw new IllegalArgumentException("not a pairwise loss: " + cfg.type());
         };
         this.weightMode = switch (cfg.wdpoMode()) {
@@ -44,12 +50,34 @@ public final class PairwiseLoss implements Loss {
         return type == LossOps.WDPO && weightMode != LossOps.WEIGHT_NONE;
     }
 
+    /** Whether {@link PairBatch#refLogp()} is read (false for the reference-free simpo and orpo). */
+    public boolean needsReference() {
+        return !lengthNormalised();
+    }
+
+    /** Whether {@link PairBatch#lengths()} is read (simpo and orpo). */
+    public boolean needsLengths() {
+        return lengthNormalised();
+    }
+
+    private boolean lengthNormalised() {
+        return type == LossOps.SIMPO || type == LossOps.ORPO;
+    }
+
     /** Computes the loss and its metrics; dlogp[S] (=) ∂loss/∂logp per sequence. */
     public LossResult compute(Kernels k, PairBatch b, MemorySegment dlogp) {
         if (needsRewards() && b.rewards() == null) throw new IllegalArgumentException("wdpo needs rewards");
-        k.pairwiseLoss(metrics.on(k), dlogp, b.logp(), b.refLogp(), b.rewards(), b.chosenIdx(), b.rejectedIdx(),
-                b.sequences(), b.pairs(), type, weightMode, (float) cfg.beta(), (float) cfg.labelSmoothing(),
-                (float) cfg.ipoTau(), (float) cfg.beta2());
+        if (lengthNormalised()) {
+            if (b.lengths() == null) throw new IllegalArgumentException("loss " + cfg.type() + " needs lengths in its batch");
+            k.lengthNormPairwiseLoss(metrics.on(k), dlogp, b.logp(), b.lengths(), b.chosenIdx(), b.rejectedIdx(),
+                    b.sequences(), b.pairs(), type, (float) cfg.beta(), (float) cfg.labelSmoothing(),
+                    (float) cfg.simpoGamma(), (float) cfg.orpoLambda());
+        } else {
+            if (b.refLogp() == null) throw new IllegalArgumentException("loss " + cfg.type() + " needs refLogp in its batch");
+            k.pairwiseLoss(metrics.on(k), dlogp, b.logp(), b.refLogp(), b.rewards(), b.chosenIdx(), b.rejectedIdx(),
+                    b.sequences(), b.pairs(), type, weightMode, (float) cfg.beta(), (float) cfg.labelSmoothing(),
+                    (float) cfg.ipoTau(), (float) cfg.beta2());
+        }
         float[] m = metrics.read(k);
         Map<String, Double> out = new LinkedHashMap<>();
         out.put("loss", (double) m[LossOps.LOSS]);
@@ -60,6 +88,7 @@ public final class PairwiseLoss implements Loss {
         out.put("accuracy", (double) m[LossOps.ACCURACY]);
         out.put("weight_mean", (double) m[LossOps.MEAN_WEIGHT]);
         out.put("pairs", (double) m[LossOps.COUNT]);
+        if (type == LossOps.ORPO) out.put("nll", (double) m[LossOps.NLL]);
         return new LossResult(m[LossOps.LOSS], out);
     }
 }

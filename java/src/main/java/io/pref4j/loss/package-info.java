@@ -10,7 +10,15 @@
  *       {@code compute(k, new SampleBatch(logp, ref, lengths, rewards, groups, S, G, entropy), dlogp)};</li>
  *   <li>{@link io.pref4j.loss.PpoLoss}: {@code advantages(k, batch)} once per rollout,
  *       {@code compute(k, batch, dlogp, dvalue)} per minibatch, and
- *       {@code klController().update(kl, n)} after each rollout.</li>
+ *       {@code klController().update(kl, n)} after each rollout;</li>
+ *   <li>{@link io.pref4j.loss.GrpoLoss} (grpo, with loss_type, scale_rewards and
+ *       importance_sampling_level giving DAPO, Dr. GRPO, GSPO): {@code advantages(k, batch)}
+ *       once per generation batch, {@code compute(k, batch, dlogp)} per minibatch (per-token
+ *       dlogp, as PPO);</li>
+ *   <li>{@link io.pref4j.loss.KtoLoss}: {@code compute(k, new KtoBatch(logp, ref, labels, S,
+ *       zRef), dlogp)} with zRef from {@code KtoLoss.klEstimate} over mismatched pairs;</li>
+ *   <li>simpo and orpo are {@link io.pref4j.loss.PairwiseLoss} types that need the batch's
+ *       lengths and no reference log-probs ({@code needsLengths()}, {@code needsReference()}).</li>
  * </ul>
  * Each returns a {@link io.pref4j.loss.LossResult} (loss, ordered metrics) and overwrites
  * the gradient buffers with ∂loss/∂(per-sequence log-prob sums) (PPO: per-token log-probs and
@@ -32,7 +40,16 @@
  *       over all response tokens of the rollout batch passed to {@code advantages} (unbiased
  *       variance, eps 1e-8, as TRL), and returns = unwhitened advantages + old values.</li>
  *   <li>Label smoothing also applies to wdpo's DPO term; implicit-reward metrics use β for
- *       every pairwise type.</li>
+ *       every pairwise type except orpo (λ·lp, as TRL).</li>
+ *   <li>grpo follows TRL's GRPOTrainer: advantages r − group mean over (std + 1e-4), unbiased
+ *       std; every prompt group needs ≥ 2 responses; dapo equals bnpo here (one process, no
+ *       global token count); dr_grpo's constant is the batch's maxCompletionLength; the KL
+ *       term is k3 and needs reference log-probs only when beta ≠ 0 (beta may be 0 for grpo
+ *       alone); epsilon_high = 0 means epsilon.</li>
+ *   <li>kto's reference point is the caller's (TRL: max(0, mean over mismatched pairs),
+ *       detached); the loss is the mean over all examples of the weighted terms.</li>
+ *   <li>orpo's SFT term is the chosen response's token mean averaged over pairs (the paper);
+ *       TRL averages it over all chosen tokens of the batch, the same when lengths are equal.</li>
  * </ul>
  */
 package io.pref4j.loss;

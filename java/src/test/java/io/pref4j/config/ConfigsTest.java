@@ -198,7 +198,7 @@ class ConfigsTest {
         // a bad value in the file, fixed by an override, is fine
         assertEquals(0.5, TrainConfig.load(f, List.of("loop.mixing=0.5")).loop().mixing());
         assertEquals("s: inner.count must be at least 1, got 0", fails(() -> Configs.parse(All.class, "{\"inner\": {\"count\": 0}}", "s")));
-        assertEquals("s: loss.type must be one of sft|nll|dpo|ipo|hinge|wdpo|rwr|bon|reinforce|ppo, got \"dop\" (did you mean dpo?)",
+        assertEquals("s: loss.type must be one of sft|nll|dpo|ipo|hinge|wdpo|rwr|bon|reinforce|ppo|grpo|kto|simpo|orpo, got \"dop\" (did you mean dpo?)",
                 fails(() -> Configs.parse(TrainConfig.class, "{\"loss\": {\"type\": \"dop\"}}", "s")));
         assertEquals("s: optune.enabled needs loop.mode = online (OPTune regenerates responses)",
                 fails(() -> Configs.parse(TrainConfig.class, "{\"optune\": {\"enabled\": true}, \"loop\": {\"mode\": \"offline\"}}", "s")));

@@ -28,7 +28,7 @@ class GoldenLossTest {
         Set<String> types = new HashSet<>();
         try (SafeTensors st = SafeTensors.open(LossFixture.FILE); CpuKernels k = new CpuKernels(1)) {
             List<String> cases = LossFixture.cases(st);
-            assertTrue(cases.size() >= 27, "cases: " + cases);
+            assertTrue(cases.size() >= 42, "cases: " + cases);
             for (String name : cases) {
                 LossFixture f = new LossFixture(st, name);
                 check(k, f);
@@ -79,6 +79,26 @@ class GoldenLossTest {
                 assertResult(f, r, read(k, dl, n), "dlogp");
                 double ev = relErr(read(k, dv, n), f.floats("dvalue"));
                 assertTrue(ev <= TOL, f.name + ": dvalue, relative error " + ev);
+            }
+            case GrpoLoss g -> {
+                float[] logp = f.floats("logp");
+                int n = logp.length;
+                GrpoBatch b = f.grpoBatch(k, logp);
+                assertMetrics(f.name + " (advantages)", g.advantages(k, b), f.metrics("ma"));
+                double ea = relErr(read(k, b.advantages(), b.rows()), f.floats("adv"));
+                assertTrue(ea <= TOL, f.name + ": advantages, relative error " + ea);
+                MemorySegment d = k.allocFloats(n);
+                LossResult r = g.compute(k, b, d);
+                assertResult(f, r, read(k, d, n), "dlogp");
+            }
+            case KtoLoss t -> {
+                float[] logp = f.floats("logp");
+                float[] kl = f.floats("kl_logp"), klRef = f.floats("kl_ref_logp");
+                double z = KtoLoss.klEstimate(k, LossFixture.upload(k, kl), LossFixture.upload(k, klRef), kl.length);
+                assertEquals(f.floats("z_ref")[0], (float) z, f.name + ": the KL reference point");
+                MemorySegment d = k.allocFloats(logp.length);
+                LossResult r = t.compute(k, f.ktoBatch(k, logp), d);
+                assertResult(f, r, read(k, d, logp.length), "dlogp");
             }
         }
     }

@@ -89,8 +89,22 @@ final class LossFixture {
 
     PairBatch pairBatch(Kernels k, float[] logp) {
         int[] c = ints("chosen");
-        return new PairBatch(upload(k, logp), upload(k, floats("ref_logp")), opt(k, "rewards"),
-                uploadInts(k, c), uploadInts(k, ints("rejected")), logp.length, c.length);
+        return new PairBatch(upload(k, logp), opt(k, "ref_logp"), opt(k, "rewards"),
+                uploadInts(k, c), uploadInts(k, ints("rejected")), logp.length, c.length, optInts(k, "lengths"));
+    }
+
+    /** The GRPO batch with the given current log-probs and a fresh advantage buffer. */
+    GrpoBatch grpoBatch(Kernels k, float[] logp) {
+        int rows = floats("rewards").length, T = logp.length / rows, G = 0;
+        for (int g : ints("groups")) G = Math.max(G, g + 1);
+        return new GrpoBatch(upload(k, logp), upload(k, floats("old_logp")), opt(k, "ref_logp"), uploadInts(k, ints("mask")),
+                upload(k, floats("rewards")), uploadInts(k, ints("groups")), k.allocFloats(rows), rows, T, G,
+                ints("max_completion_length")[0], Double.NaN);
+    }
+
+    KtoBatch ktoBatch(Kernels k, float[] logp) {
+        return new KtoBatch(upload(k, logp), upload(k, floats("ref_logp")), uploadInts(k, ints("labels")), logp.length,
+                floats("z_ref")[0]);
     }
 
     SampleBatch sampleBatch(Kernels k, float[] logp) {

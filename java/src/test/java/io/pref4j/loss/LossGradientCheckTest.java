@@ -12,11 +12,12 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * Central finite differences of every loss against its analytic gradient, on the golden
  * fixtures' batches: per-sequence log-probs for the pairwise and per-sample losses, per-token
- * log-probs and values for PPO (advantages and returns held fixed, as in training). The
+ * log-probs and values for PPO and per-token log-probs for GRPO (advantages, returns, the old
+ * and reference log-probs held fixed, as in training; KTO's z_ref is a constant). The
  * perturbed input is a float32 value; the difference quotient is formed in double with the
  * exact perturbation (float)(x ± h) − x. The kernels return the loss rounded to float32, so
  * the quotient carries a rounding error of about 6e-8·|loss|/h (h = 1e-2 per sequence,
- * 1e-3 per PPO token); we allow 2e-3·(max|g| + |g|). Coordinates where the forward and
+ * 1e-3 per PPO/GRPO token); we allow 2e-3·(max|g| + |g|). Coordinates where the forward and
  * backward one-sided quotients disagree (a kink of hinge, clip or max within h) are
  * skipped, at most a quarter of them. REINFORCE cases with a KL penalty are left to the
  * golden test: the penalty is a constant there (stop-gradient), so the finite difference of
@@ -77,11 +78,31 @@ class LossGradientCheckTest {
                         };
                         check(name + " dvalue", byValue, v, gv, 1e-3, mask);
                     }
+                    case GrpoLoss g -> { // advantages fixed (computed once per generation batch, as in training)
+                        float[] lp = f.floats("logp");
+                        int n = lp.length;
+                        GrpoBatch base = f.grpoBatch(k, lp);
+                        g.advantages(k, base);
+                        MemorySegment d = k.allocFloats(n);
+                        g.compute(k, base, d);
+                        Function<float[], Double> byLogp = x -> {
+                            k.write(base.logp(), x);
+                            return g.compute(k, base, d).loss();
+                        };
+                        check(name, byLogp, lp, GoldenLossTest.read(k, d, n), 1e-3, f.ints("mask"));
+                    }
+                    case KtoLoss t -> {
+                        float[] x = f.floats("logp");
+                        MemorySegment d = k.allocFloats(x.length);
+                        Function<float[], Double> eval = v -> t.compute(k, f.ktoBatch(k, v), d).loss();
+                        eval.apply(x);
+                        check(name, eval, x, GoldenLossTest.read(k, d, x.length), 1e-2, null);
+                    }
                 }
                 checkedCases++;
             }
         }
-        assertTrue(checkedCases >= 23, "cases checked: " + checkedCases);
+        assertTrue(checkedCases >= 38, "cases checked: " + checkedCases);
     }
 
     /**

@@ -259,7 +259,7 @@ class LossSemanticsTest {
     @Test
     void configErrorsNameTheFieldAndTheAllowedValues() {
         var e = assertThrows(UserInputException.class, () -> Losses.create(LossConfig.defaults("dpoo")));
-        assertEquals("loss.type must be one of sft|nll|dpo|ipo|hinge|wdpo|rwr|bon|reinforce|ppo, got \"dpoo\" (did you mean dpo?)",
+        assertEquals("loss.type must be one of sft|nll|dpo|ipo|hinge|wdpo|rwr|bon|reinforce|ppo|grpo|kto|simpo|orpo, got \"dpoo\" (did you mean dpo?)",
                 e.getMessage());
         e = assertThrows(UserInputException.class, () -> cfg("dpo", "beta", "-1"));
         assertEquals("loss.beta must be > 0; got -1", e.getMessage());

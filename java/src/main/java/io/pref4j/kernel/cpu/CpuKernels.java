@@ -293,6 +293,33 @@ public final class CpuKernels implements Kernels {
                 clipEps, valueClip, vfCoef);
     }
 
+    @Override public void grpoAdvantages(MemorySegment metrics, MemorySegment advantages, MemorySegment rewards,
+                                         MemorySegment groups, int B, int G, int scaleRewards) {
+        losses.grpoAdvantages(metrics, advantages, rewards, groups, B, G, scaleRewards);
+    }
+
+    @Override public void grpoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment oldLogp,
+                                   MemorySegment refLogp, MemorySegment advantages, MemorySegment mask, int B, int T,
+                                   int lossType, int importanceLevel, float epsilon, float epsilonHigh, float beta,
+                                   int maxCompletionLength) {
+        losses.grpoLoss(metrics, dlogp, logp, oldLogp, refLogp, advantages, mask, B, T, lossType, importanceLevel,
+                epsilon, epsilonHigh, beta, maxCompletionLength);
+    }
+
+    @Override public void ktoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment refLogp,
+                                  MemorySegment labels, int S, float beta, float zRef, float desirableWeight,
+                                  float undesirableWeight) {
+        losses.kto(metrics, dlogp, logp, refLogp, labels, S, beta, zRef, desirableWeight, undesirableWeight);
+    }
+
+    @Override public void lengthNormPairwiseLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp,
+                                                 MemorySegment lengths, MemorySegment chosenIdx, MemorySegment rejectedIdx,
+                                                 int S, int P, int type, float beta, float labelSmoothing,
+                                                 float simpoGamma, float orpoLambda) {
+        losses.lengthNormPairwise(metrics, dlogp, logp, lengths, chosenIdx, rejectedIdx, S, P, type, beta,
+                labelSmoothing, simpoGamma, orpoLambda);
+    }
+
     // ---------------------------------------------------------------- Llama family
     // Grouped-query attention in CpuAttention (the GPT-2 methods above are its NKV = NH case);
     // RMSNorm, q/k norm, RoPE and SwiGLU in CpuLlamaLayers.

@@ -12,12 +12,12 @@ import static io.pref4j.kernel.cpu.CpuKernels.I32;
  * loops over per-sequence (or per-token, for PPO) buffers with every intermediate in
  * double. They are cheap next to the model, so clarity wins over speed here; the Javadoc
  * of each Kernels method is the specification. Per-group scratch (best-of-N, RWR filter,
- * per-prompt baselines) is kept across calls, so one instance must not be called from two
+ * per-prompt baselines, GRPO advantages) is kept across calls, so one instance must not be called from two
  * threads at once.
  */
 final class CpuLosses {
 
-    private double[] gSum = new double[0];
+    private double[] gSum = new double[0], gSq = new double[0];
     private int[] gCount = new int[0], gArg = new int[0], gArg2 = new int[0];
     private double[] seq = new double[0];
 
@@ -56,11 +56,13 @@ final class CpuLosses {
     private void ensureGroups(int G) {
         if (gSum.length < G) {
             gSum = new double[G];
+            gSq = new double[G];
             gCount = new int[G];
             gArg = new int[G];
             gArg2 = new int[G];
         }
         java.util.Arrays.fill(gSum, 0, G, 0);
+        java.util.Arrays.fill(gSq, 0, G, 0);
         java.util.Arrays.fill(gCount, 0, G, 0);
         java.util.Arrays.fill(gArg, 0, G, -1);
         java.util.Arrays.fill(gArg2, 0, G, -1);
@@ -93,6 +95,8 @@ final class CpuLosses {
     void pairwise(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment refLogp,
                   MemorySegment rewards, MemorySegment chosenIdx, MemorySegment rejectedIdx, int S, int P,
                   int type, int weightMode, float beta, float labelSmoothing, float ipoTau, float beta2) {
+        if (type == LossOps.SIMPO || type == LossOps.ORPO)
+            throw new IllegalArgumentException("simpo and orpo are lengthNormPairwiseLoss types, not pairwiseLoss ones");
         if (type < LossOps.DPO || type > LossOps.WDPO) throw new IllegalArgumentException("unknown pairwise type " + type);
         if (weightMode < LossOps.WEIGHT_NONE || weightMode > LossOps.WEIGHT_LINEAR)
             throw new IllegalArgumentException("unknown weight mode " + weightMode);
@@ -461,5 +465,252 @@ final class CpuLosses {
         put(metrics, LossOps.CLIP_FRAC, clipped * inv);
         put(metrics, LossOps.APPROX_KL, approxKl * inv);
         put(metrics, LossOps.COUNT, count);
+    }
+    // ---------------------------------------------------------------- GRPO
+
+    void grpoAdvantages(MemorySegment metrics, MemorySegment advantages, MemorySegment rewards,
+                        MemorySegment groups, int B, int G, int scaleRewards) {
+        if (scaleRewards < LossOps.SCALE_NONE || scaleRewards > LossOps.SCALE_BATCH)
+            throw new IllegalArgumentException("unknown reward scaling " + scaleRewards);
+        ensureGroups(G);
+        double sum = 0;
+        for (int i = 0; i < B; i++) {
+            int g = group(groups, i, G);
+            double r = f(rewards, i);
+            gSum[g] += r;
+            gCount[g]++;
+            sum += r;
+        }
+        int used = 0;
+        for (int g = 0; g < G; g++) {
+            if (gCount[g] == 1)
+                throw new IllegalArgumentException("grpo needs at least 2 responses per prompt; group " + g + " has 1");
+            if (gCount[g] > 0) used++;
+        }
+        double mean = B == 0 ? 0 : sum / B, ss = 0;
+        for (int i = 0; i < B; i++) {
+            int g = in(groups, i);
+            double r = f(rewards, i), dg = r - gSum[g] / gCount[g], db = r - mean;
+            gSq[g] += dg * dg;
+            ss += db * db;
+        }
+        double batchStd = B > 1 ? Math.sqrt(ss / (B - 1)) : 0;
+        double sumStd = 0;
+        for (int i = 0; i < B; i++) {
+            int g = in(groups, i);
+            double groupStd = Math.sqrt(gSq[g] / (gCount[g] - 1));
+            double std = scaleRewards == LossOps.SCALE_BATCH ? batchStd : groupStd;
+            double a = f(rewards, i) - gSum[g] / gCount[g];
+            if (scaleRewards != LossOps.SCALE_NONE) a /= std + 1e-4;
+            put(advantages, i, a);
+            sumStd += std;
+        }
+        int zero = 0;
+        for (int g = 0; g < G; g++) if (gCount[g] > 0 && gSq[g] == 0) zero++;
+        put(metrics, LossOps.MEAN_REWARD, mean);
+        put(metrics, LossOps.REWARD_STD, B == 0 ? 0 : sumStd / B);
+        put(metrics, LossOps.ZERO_STD_FRAC, used == 0 ? 0 : (double) zero / used);
+        put(metrics, LossOps.COUNT, used);
+    }
+
+    /**
+     * The clipped surrogate −min(ρA, clip(ρ, lo, hi)·A) at ratio ρ: {value, ∂/∂ρ}, with
+     * PyTorch's gradients (clamp passes it on the closed interval; a tie of the min splits it).
+     */
+    static void surrogate(double ratio, double a, double lo, double hi, double[] out) {
+        double l1 = ratio * a, l2 = Math.min(hi, Math.max(lo, ratio)) * a;
+        boolean inside = ratio >= lo && ratio <= hi;
+        out[0] = -Math.min(l1, l2);
+        if (l1 < l2) out[1] = -a;
+        else if (l1 > l2) out[1] = inside ? -a : 0;
+        else out[1] = inside ? -a : -a * 0.5;
+    }
+
+    void grpoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment oldLogp,
+                  MemorySegment refLogp, MemorySegment advantages, MemorySegment mask, int B, int T,
+                  int lossType, int importanceLevel, float epsilon, float epsilonHigh, float beta,
+                  int maxCompletionLength) {
+        if (lossType < LossOps.AGG_GRPO || lossType > LossOps.AGG_DAPO)
+            throw new IllegalArgumentException("unknown grpo loss type " + lossType);
+        if (importanceLevel != LossOps.IS_TOKEN && importanceLevel != LossOps.IS_SEQUENCE)
+            throw new IllegalArgumentException("unknown importance-sampling level " + importanceLevel);
+        if (beta != 0 && refLogp == null) throw new IllegalArgumentException("a KL term (beta != 0) needs reference log-probs");
+        if (lossType == LossOps.AGG_DR_GRPO && maxCompletionLength < 1)
+            throw new IllegalArgumentException("dr_grpo needs maxCompletionLength >= 1, got " + maxCompletionLength);
+        long n = (long) B * T, count = 0;
+        for (long i = 0; i < n; i++) if (in(mask, i) != 0) count++;
+        double lo = 1 - (double) epsilon, hi = 1 + (double) epsilonHigh, bt = beta;
+        boolean seqLevel = importanceLevel == LossOps.IS_SEQUENCE;
+        double loss = 0, kl = 0, low = 0, high = 0, region = 0;
+        double[] u = new double[2];
+        for (int b = 0; b < B; b++) {
+            long base = (long) b * T;
+            int nb = 0;
+            double sumD = 0;
+            for (int t = 0; t < T; t++) {
+                if (in(mask, base + t) == 0) continue;
+                nb++;
+                sumD += (double) f(logp, base + t) - f(oldLogp, base + t);
+            }
+            double w = switch (lossType) { // the weight of each of the row's token terms
+                case LossOps.AGG_GRPO -> 1.0 / ((double) B * Math.max(nb, 1));
+                case LossOps.AGG_DR_GRPO -> 1.0 / ((double) B * maxCompletionLength);
+                default -> count == 0 ? 0 : 1.0 / count;
+            };
+            double a = f(advantages, b);
+            double sRatio = 0, sGrad = 0, sValue = 0;
+            if (seqLevel) {
+                sRatio = Math.exp(sumD / Math.max(nb, 1));
+                surrogate(sRatio, a, lo, hi, u);
+                sValue = u[0];
+                sGrad = u[1] * sRatio; // ∂u/∂(mean d); ∂(mean d)/∂logp_t = 1/n_b, times the n_b terms
+                boolean l = sRatio < lo && a < 0, h = sRatio > hi && a > 0;
+                if (l) low++;
+                if (h) high++;
+                if (l || h) region++;
+            }
+            for (int t = 0; t < T; t++) {
+                long i = base + t;
+                if (in(mask, i) == 0) {
+                    dlogp.setAtIndex(F32, i, 0f);
+                    continue;
+                }
+                double lp = f(logp, i);
+                double term, g;
+                if (seqLevel) {
+                    term = sValue;
+                    g = sGrad;
+                } else {
+                    double ratio = Math.exp(lp - f(oldLogp, i));
+                    surrogate(ratio, a, lo, hi, u);
+                    term = u[0];
+                    g = u[1] * ratio;
+                    boolean l = ratio < lo && a < 0, h = ratio > hi && a > 0;
+                    if (l) low++;
+                    if (h) high++;
+                    if (l || h) region++;
+                }
+                if (refLogp != null) {
+                    double dr = f(refLogp, i) - lp, e = Math.exp(dr);
+                    double k3 = e - dr - 1;
+                    kl += k3;
+                    if (bt != 0) {
+                        term += bt * k3;
+                        g += bt * (1 - e);
+                    }
+                }
+                loss += w * term;
+                put(dlogp, i, w * g);
+            }
+        }
+        double frac = seqLevel ? (B == 0 ? 0 : 1.0 / B) : (count == 0 ? 0 : 1.0 / count);
+        put(metrics, LossOps.LOSS, loss);
+        if (refLogp != null) put(metrics, LossOps.KL, count == 0 ? 0 : kl / count);
+        put(metrics, LossOps.CLIP_LOW_FRAC, low * frac);
+        put(metrics, LossOps.CLIP_HIGH_FRAC, high * frac);
+        put(metrics, LossOps.CLIP_FRAC, region * frac);
+        put(metrics, LossOps.COUNT, count);
+    }
+
+    // ---------------------------------------------------------------- KTO
+
+    void kto(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment refLogp,
+             MemorySegment labels, int S, float beta, float zRef, float desirableWeight, float undesirableWeight) {
+        for (int i = 0; i < S; i++) {
+            int l = in(labels, i);
+            if (l != 0 && l != 1) throw new IllegalArgumentException("labels[" + i + "] = " + l + " is neither 0 nor 1");
+        }
+        double b = beta, z = zRef;
+        double loss = 0, sumW = 0, sumC = 0, sumR = 0;
+        int nc = 0, nr = 0;
+        for (int i = 0; i < S; i++) {
+            double x = (double) f(logp, i) - f(refLogp, i);
+            double w, l, g;
+            if (in(labels, i) == 1) {
+                w = desirableWeight;
+                double sg = sigmoid(b * (x - z));
+                l = w * (1 - sg);
+                g = -w * b * sg * (1 - sg);
+                sumC += b * x;
+                nc++;
+            } else {
+                w = undesirableWeight;
+                double sg = sigmoid(b * (z - x));
+                l = w * (1 - sg);
+                g = w * b * sg * (1 - sg);
+                sumR += b * x;
+                nr++;
+            }
+            loss += l;
+            sumW += w;
+            put(dlogp, i, g / S);
+        }
+        put(metrics, LossOps.LOSS, S == 0 ? 0 : loss / S);
+        put(metrics, LossOps.CHOSEN_REWARD, nc == 0 ? 0 : sumC / nc);
+        put(metrics, LossOps.REJECTED_REWARD, nr == 0 ? 0 : sumR / nr);
+        put(metrics, LossOps.KL, z);
+        put(metrics, LossOps.MEAN_WEIGHT, S == 0 ? 0 : sumW / S);
+        put(metrics, LossOps.COUNT, S);
+    }
+
+    // ---------------------------------------------------------------- SimPO, ORPO
+
+    void lengthNormPairwise(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment lengths,
+                            MemorySegment chosenIdx, MemorySegment rejectedIdx, int S, int P, int type,
+                            float beta, float labelSmoothing, float simpoGamma, float orpoLambda) {
+        if (type != LossOps.SIMPO && type != LossOps.ORPO)
+            throw new IllegalArgumentException("not a length-normalised pairwise type: " + type);
+        for (int i = 0; i < P; i++) {
+            int c = in(chosenIdx, i), r = in(rejectedIdx, i);
+            if (c < 0 || c >= S || r < 0 || r >= S)
+                throw new IllegalArgumentException("pair " + i + " indexes (" + c + ", " + r + ") outside [0, " + S + ")");
+            if (in(lengths, c) < 1 || in(lengths, r) < 1)
+                throw new IllegalArgumentException("pair " + i + " has an empty response (lengths " + in(lengths, c)
+                        + ", " + in(lengths, r) + ")");
+        }
+        double[] grad = seq(S);
+        boolean orpo = type == LossOps.ORPO;
+        double b = beta, eps = labelSmoothing, gamma = simpoGamma, lambda = orpoLambda;
+        double rewardScale = orpo ? lambda : b;
+        double loss = 0, sumM = 0, sumCw = 0, sumCl = 0, correct = 0, nll = 0;
+        for (int i = 0; i < P; i++) {
+            int c = in(chosenIdx, i), r = in(rejectedIdx, i);
+            double lenW = in(lengths, c), lenL = in(lengths, r);
+            double lw = f(logp, c) / lenW, ll = f(logp, r) / lenL;
+            double m, l, gw, gl; // gw, gl: ∂ℓ/∂lp_w, ∂ℓ/∂lp_l
+            if (orpo) {
+                double qw = -Math.expm1(lw), ql = -Math.expm1(ll); // 1 − exp(lp)
+                m = (lw - Math.log(qw)) - (ll - Math.log(ql));
+                double dm = -lambda * sigmoid(-m);
+                l = -lw - lambda * logSigmoid(m);
+                gw = -1 + dm / qw;
+                gl = -dm / ql;
+                nll -= lw;
+            } else {
+                m = b * (lw - ll) - gamma;
+                double dm = -(1 - eps) * sigmoid(-m) + eps * sigmoid(m);
+                l = -(1 - eps) * logSigmoid(m) - eps * logSigmoid(-m);
+                gw = dm * b;
+                gl = -dm * b;
+            }
+            loss += l;
+            grad[c] += gw / (lenW * P);
+            grad[r] += gl / (lenL * P);
+            sumM += m;
+            sumCw += rewardScale * lw;
+            sumCl += rewardScale * ll;
+            if (lw > ll) correct++;
+        }
+        for (int i = 0; i < S; i++) put(dlogp, i, grad[i]);
+        double n = Math.max(P, 1);
+        put(metrics, LossOps.LOSS, loss / n);
+        put(metrics, LossOps.MEAN_H, sumM / n);
+        put(metrics, LossOps.CHOSEN_REWARD, sumCw / n);
+        put(metrics, LossOps.REJECTED_REWARD, sumCl / n);
+        put(metrics, LossOps.MARGIN, (sumCw - sumCl) / n);
+        put(metrics, LossOps.ACCURACY, correct / n);
+        put(metrics, LossOps.MEAN_WEIGHT, P == 0 ? 0 : 1);
+        put(metrics, LossOps.COUNT, P);
+        if (orpo) put(metrics, LossOps.NLL, nll / n);
     }
 }

@@ -639,6 +639,37 @@ public final class CudaKernels implements Kernels {
                 clipEps, valueClip, vfCoef, stream);
     }
 
+    @Override public void grpoAdvantages(MemorySegment metrics, MemorySegment advantages, MemorySegment rewards,
+                                         MemorySegment groups, int B, int G, int scaleRewards) {
+        enter("p4j_grpo_advantages");
+        Pref4jNative.grpoAdvantages(metrics, advantages, rewards, groups, B, G, scaleRewards, stream);
+    }
+
+    @Override public void grpoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment oldLogp,
+                                   MemorySegment refLogp, MemorySegment advantages, MemorySegment mask, int B, int T,
+                                   int lossType, int importanceLevel, float epsilon, float epsilonHigh, float beta,
+                                   int maxCompletionLength) {
+        enter("p4j_grpo_loss");
+        Pref4jNative.grpoLoss(metrics, dlogp, logp, oldLogp, p(refLogp), advantages, mask, B, T, lossType, importanceLevel,
+                epsilon, epsilonHigh, beta, maxCompletionLength, stream);
+    }
+
+    @Override public void ktoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment refLogp,
+                                  MemorySegment labels, int S, float beta, float zRef, float desirableWeight,
+                                  float undesirableWeight) {
+        enter("p4j_kto_loss");
+        Pref4jNative.ktoLoss(metrics, dlogp, logp, refLogp, labels, S, beta, zRef, desirableWeight, undesirableWeight, stream);
+    }
+
+    @Override public void lengthNormPairwiseLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp,
+                                                 MemorySegment lengths, MemorySegment chosenIdx, MemorySegment rejectedIdx,
+                                                 int S, int P, int type, float beta, float labelSmoothing,
+                                                 float simpoGamma, float orpoLambda) {
+        enter("p4j_length_norm_pairwise_loss");
+        Pref4jNative.lengthNormPairwiseLoss(metrics, dlogp, logp, lengths, p(chosenIdx), p(rejectedIdx), S, P, type, beta,
+                labelSmoothing, simpoGamma, orpoLambda, stream);
+    }
+
     // ---------------------------------------------------------------- Llama family
 
     @Override public void attentionForward(MemorySegment out, MemorySegment lse, MemorySegment qkv,

@@ -910,6 +910,70 @@ public final class KernelChecks {
             c.expect("dlogp", dl);
             c.expect("dvalue", dv);
         }));
+        newLosses(out);
+    }
+
+    /** grpo advantages and loss (every aggregation and ratio level), kto, simpo and orpo. */
+    private static void newLosses(List<Check> out) {
+        int S = 37, P = 29, G = 7;
+        String[] scales = {"none", "group", "batch"};
+        for (int scale = LossOps.SCALE_NONE; scale <= LossOps.SCALE_BATCH; scale++) {
+            int sc = scale;
+            out.add(check("grpoAdvantages " + scales[scale], "B " + S + " G " + (G + 1), Precision.REDUCTION, c -> {
+                int[] groups = new int[S];
+                for (int i = 0; i < S; i++) groups[i] = i % G; // >= 2 members each; group G is empty
+                float[] r = c.gauss(S, 1);
+                for (int i = 0; i < S; i += G) r[i] = 0.5f; // group 0 has no spread
+                Buf rw = c.f(r), gr = c.i(groups), met = metrics(c), adv = c.nan(S);
+                c.run((k, s) -> k.grpoAdvantages(s.apply(met), s.apply(adv), s.apply(rw), s.apply(gr), S, G + 1, sc));
+                c.expect("metrics", met);
+                c.expect("advantages", adv);
+            }));
+        }
+        int B = 6, T = 41;
+        String[] aggs = {"grpo", "bnpo", "dr_grpo", "dapo"};
+        for (int agg = LossOps.AGG_GRPO; agg <= LossOps.AGG_DAPO; agg++) {
+            for (int level = LossOps.IS_TOKEN; level <= LossOps.IS_SEQUENCE; level++) {
+                int ag = agg, lv = level;
+                boolean withKl = (agg + level) % 2 == 0;
+                out.add(check("grpoLoss " + aggs[agg] + (level == LossOps.IS_SEQUENCE ? " sequence" : " token")
+                        + (withKl ? " kl" : ""), "B " + B + " T " + T, Precision.REDUCTION, c -> {
+                    int[] mask = new int[B * T];
+                    for (int b = 0; b < B - 1; b++) { // the last row has no completion tokens
+                        int s0 = c.rnd.nextInt(T / 2), e0 = s0 + 1 + c.rnd.nextInt(T - s0 - 1);
+                        for (int t = s0; t < e0; t++) mask[b * T + t] = 1;
+                    }
+                    float[] old = c.uniform(B * T, -5, 0), lp = old.clone(), noise = c.gauss(B * T, 0.3);
+                    for (int i = 0; i < lp.length; i++) lp[i] += noise[i]; // ratios on both sides of the clip
+                    Buf o = c.f(old), l = c.f(lp), ref = withKl ? c.f(c.uniform(B * T, -5, 0)) : null;
+                    Buf adv = c.f(c.gauss(B, 1)), mk = c.i(mask), met = metrics(c), dl = c.nan((long) B * T);
+                    float eps = lv == LossOps.IS_SEQUENCE ? 0.05f : 0.2f, epsHigh = lv == LossOps.IS_SEQUENCE ? 0.08f : 0.28f;
+                    c.run((k, s) -> k.grpoLoss(s.apply(met), s.apply(dl), s.apply(l), s.apply(o), s.apply(ref), s.apply(adv),
+                            s.apply(mk), B, T, ag, lv, eps, epsHigh, withKl ? 0.04f : 0f, 50));
+                    c.expect("metrics", met);
+                    c.expect("dlogp", dl);
+                }));
+            }
+        }
+        out.add(check("ktoLoss", "S " + S, Precision.REDUCTION, c -> {
+            Buf logp = c.f(c.uniform(S, -60, -5)), ref = c.f(c.uniform(S, -60, -5)), lab = c.i(c.ints(S, 0, 2));
+            Buf met = metrics(c), dl = c.nan(S);
+            c.run((k, s) -> k.ktoLoss(s.apply(met), s.apply(dl), s.apply(logp), s.apply(ref), s.apply(lab), S, 0.1f, 0.7f,
+                    1.33f, 0.75f));
+            c.expect("metrics", met);
+            c.expect("dlogp", dl);
+        }));
+        for (int type : new int[] {LossOps.SIMPO, LossOps.ORPO}) {
+            out.add(check("lengthNormPairwiseLoss " + (type == LossOps.SIMPO ? "simpo" : "orpo"), "S " + S + " P " + P,
+                    Precision.REDUCTION, c -> {
+                Buf logp = c.f(c.uniform(S, -60, -5)), len = c.i(c.ints(S, 1, 40));
+                Buf ci = c.i(c.ints(P, 0, S)), ri = c.i(c.ints(P, 0, S)), met = metrics(c), dl = c.nan(S);
+                c.run((k, s) -> k.lengthNormPairwiseLoss(s.apply(met), s.apply(dl), s.apply(logp), s.apply(len), s.apply(ci),
+                        s.apply(ri), S, P, type, 2f, 0.1f, 0.5f, 0.3f));
+                c.expect("metrics", met);
+                c.expect("dlogp", dl);
+            }));
+        }
     }
 
     /** A metrics buffer whose slots start at a sentinel: slots a loss must not write keep it on both. */

@@ -112,6 +112,10 @@ public final class Pref4jNative {
     private static final MethodHandle P4J_REINFORCE_LOSS = B.bind("p4j_reinforce_loss", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, ADDRESS));
     private static final MethodHandle P4J_PPO_ADVANTAGES = B.bind("p4j_ppo_advantages", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_INT, ADDRESS));
     private static final MethodHandle P4J_PPO_LOSS = B.bind("p4j_ppo_loss", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, ADDRESS));
+    private static final MethodHandle P4J_GRPO_ADVANTAGES = B.bind("p4j_grpo_advantages", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_GRPO_LOSS = B.bind("p4j_grpo_loss", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_INT, ADDRESS));
+    private static final MethodHandle P4J_KTO_LOSS = B.bind("p4j_kto_loss", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, ADDRESS));
+    private static final MethodHandle P4J_LENGTH_NORM_PAIRWISE_LOSS = B.bind("p4j_length_norm_pairwise_loss", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, ADDRESS));
     private static final MethodHandle P4J_GET_LAST_ERROR = B.bind("p4j_get_last_error", FunctionDescriptor.of(JAVA_INT));
 
     /** The user's path, else the jar's bundled copy. */
@@ -916,5 +920,48 @@ public final class Pref4jNative {
             throw failed("p4j_ppo_loss", t);
         }
         check("p4j_ppo_loss", st);
+    }
+    /** p4j_grpo_advantages: see native/include/pref4j.h. */
+    static void grpoAdvantages(MemorySegment metrics, MemorySegment advantages, MemorySegment rewards, MemorySegment groups, int B, int G, int scaleRewards, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_GRPO_ADVANTAGES.invokeExact(metrics, advantages, rewards, groups, B, G, scaleRewards, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_grpo_advantages", t);
+        }
+        check("p4j_grpo_advantages", st);
+    }
+
+    /** p4j_grpo_loss: see native/include/pref4j.h. */
+    static void grpoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment oldLogp, MemorySegment refLogp, MemorySegment advantages, MemorySegment mask, int B, int T, int lossType, int importanceLevel, float epsilon, float epsilonHigh, float beta, int maxCompletionLength, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_GRPO_LOSS.invokeExact(metrics, dlogp, logp, oldLogp, refLogp, advantages, mask, B, T, lossType, importanceLevel, epsilon, epsilonHigh, beta, maxCompletionLength, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_grpo_loss", t);
+        }
+        check("p4j_grpo_loss", st);
+    }
+
+    /** p4j_kto_loss: see native/include/pref4j.h. */
+    static void ktoLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment refLogp, MemorySegment labels, int S, float beta, float zRef, float desirableWeight, float undesirableWeight, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_KTO_LOSS.invokeExact(metrics, dlogp, logp, refLogp, labels, S, beta, zRef, desirableWeight, undesirableWeight, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_kto_loss", t);
+        }
+        check("p4j_kto_loss", st);
+    }
+
+    /** p4j_length_norm_pairwise_loss: see native/include/pref4j.h. */
+    static void lengthNormPairwiseLoss(MemorySegment metrics, MemorySegment dlogp, MemorySegment logp, MemorySegment lengths, MemorySegment chosenIdx, MemorySegment rejectedIdx, int S, int P, int type, float beta, float labelSmoothing, float simpoGamma, float orpoLambda, MemorySegment stream) {
+        int st;
+        try {
+            st = (int) P4J_LENGTH_NORM_PAIRWISE_LOSS.invokeExact(metrics, dlogp, logp, lengths, chosenIdx, rejectedIdx, S, P, type, beta, labelSmoothing, simpoGamma, orpoLambda, stream);
+        } catch (Throwable t) {
+            throw failed("p4j_length_norm_pairwise_loss", t);
+        }
+        check("p4j_length_norm_pairwise_loss", st);
     }
 }
