@@ -100,7 +100,7 @@ class ScoreCommandTest {
         Path data = dir.resolve("mixed.jsonl");
         Files.writeString(data, "{\"prompt_ids\":[1],\"completion_ids\":[2]}\n{\"prompt\":\"a\",\"completion\":\"b\"}\n");
         assertOneLineError(run("score", "--model", odd.toString(), "--data", data.toString(), "--device", "cpu"),
-                "config.json", "vocab_size 113", "--tokenizer");
+                "cannot tell the tokenizer", "vocab_size 113", "--tokenizer");
         assertOneLineError(run("score", "--model", odd.toString(), "--data", data.toString(), "--device", "cpu",
                 "--tokenizer", "nope"), "nope");
     }
