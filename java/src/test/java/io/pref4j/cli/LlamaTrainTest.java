@@ -96,4 +96,37 @@ class LlamaTrainTest {
         JsonNode s0 = new ObjectMapper().readTree(lines.get(0));
         assertTrue(s0.get("prompt").toString().contains("list"), s0.toString());
     }
+
+    @Test
+    void ppoWithAValueHeadAndALearnedRewardModelRunOnTheLlamaFamily() throws Exception {
+        // a Bradley-Terry reward model on the Qwen2 base (scalar head), from conversational pairs
+        Path rm = dir.resolve("rm");
+        TrainCommandTest.Result r = TrainCommandTest.run(List.of("train-rm", "--base", model.toString(),
+                "--data", REPO.resolve("data/pairs_conversational.jsonl").toString(), "--out", rm.toString(),
+                "--batch", "8", "--device", "cpu"));
+        assertEquals(0, r.status(), r.err() + r.out());
+        Path rmModel = rm.resolve("model");
+        assertTrue(ModelFiles.hasHead(rmModel), "the reward model carries its head");
+        assertEquals("qwen2", ModelFiles.modelType(rmModel));
+        assertTrue(Files.isRegularFile(rmModel.resolve("tokenizer.json")), "and the base tokenizer");
+
+        // online PPO (value head added to the policy) scored by that reward model, on conversational prompts
+        Path out = dir.resolve("ppo");
+        r = TrainCommandTest.run(new ArrayList<>(List.of("train", "--config", REPO.resolve("configs/ppo.json").toString(),
+                "--set", "model.init=" + model, "--set", "run.out=" + out, "--set", "run.device=cpu",
+                "--set", "data.prompts=" + REPO.resolve("data/prompts_conversational.jsonl"),
+                "--set", "reward.type=learned", "--set", "reward.model=" + rm,
+                "--set", "loop.iterations=2", "--set", "loop.prompt_batch=4", "--set", "loop.minibatch=8",
+                "--set", "sampling.max_new_tokens=6", "--set", "log.progress=never")));
+        assertEquals(0, r.status(), r.err() + r.out());
+        List<ObjectNode> m = MetricsLog.read(out.resolve("metrics.jsonl"));
+        assertFalse(m.isEmpty());
+        for (ObjectNode line : m) {
+            assertTrue(Double.isFinite(line.get("loss").asDouble()), line.toString());
+            assertTrue(Double.isFinite(line.get("reward_mean").asDouble()), "the learned reward scored: " + line);
+        }
+        try (CpuKernels k = new CpuKernels(1)) {
+            assertInstanceOf(Llama.class, ModelFiles.load(k, out.resolve("final"), 1, 8));
+        }
+    }
 }
