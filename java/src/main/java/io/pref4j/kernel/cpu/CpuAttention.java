@@ -23,15 +23,21 @@ import static io.pref4j.kernel.cpu.CpuKernels.I32;
  * and saves each row's log-sum-exp so that the backward can recompute probabilities
  * exactly.
  *
- * <p>Layout: qkv[B,T,3C], row = [q | k | v], head h in columns h·HS .. (h+1)·HS−1 of each
- * part. Sequences are right-padded to T with lengths[b] real tokens. Inside the float[]
+ * <p>Layout: grouped-query attention on qkv[B,T,(NH+2·NKV)·HS], row = [q (NH heads) |
+ * k (NKV heads) | v (NKV heads)], head j of a part in columns j·HS .. (j+1)·HS−1 of it;
+ * query head h uses kv head h / (NH/NKV). The GPT-2 layout qkv[B,T,3C] is the case NKV =
+ * NH, HS = C/NH (its methods delegate). Sequences are right-padded to T with lengths[b]
+ * real tokens. Inside the float[]
  * copies rows are padded to a multiple of 2 vectors (HSp columns) and sequences to a
  * multiple of the tile size with zeros; scores of keys s &gt; t (and of padding queries)
  * are masked to probability exactly 0 before they are used, so padding never contributes.
  *
- * <p>Threads: the forward's work items are (b, h, block of {@link #QB} query rows), handed
- * out dynamically, most expensive (latest rows) first. The backward's item is a whole
- * (b, h), so one task owns that head's dq, dk and dv columns of every row: no races. Each
+ * <p>Threads: the forward's work items are (b, kv head, chunk of blocks of {@link #QB}
+ * query rows), handed out dynamically, most expensive (latest rows) first; an item gathers
+ * its kv head's K and V once for all the group's query heads. The backward's item is a
+ * whole (b, kv head) group, its query heads run in order, so one task owns the group's dq,
+ * dk and dv columns of every row: no races, and dk, dv are summed over the query heads in
+ * a fixed order. Each
  * worker slot has its own scratch, allocated once and grown only when a larger T or HS is
  * seen, so repeated calls do not allocate buffers. Because of that shared scratch, one
  * instance must not be called from two threads at once (the backend is driven by one
@@ -193,32 +199,64 @@ final class CpuAttention {
             for (int i = 0; i < HS; i++) dst[i * ld + r] = src[r * lds + i];
     }
 
+    // ---------------------------------------------------------------- shapes
+
+    /** Checks a grouped-query head layout: NH query heads in NKV groups of size HS. */
+    private static void checkHeads(int NH, int NKV, int HS) {
+        if (NH < 1 || NKV < 1 || HS < 1)
+            throw new IllegalArgumentException("attention needs NH, NKV, HS >= 1, got NH=" + NH + " NKV=" + NKV + " HS=" + HS);
+        if (NH % NKV != 0)
+            throw new IllegalArgumentException("NH=" + NH + " query heads are not a multiple of NKV=" + NKV + " key/value heads");
+    }
+
+    /** The head size of the GPT-2 layout (C channels in NH heads). */
+    private static int headSize(int C, int NH) {
+        if (NH < 1 || C < NH || C % NH != 0)
+            throw new IllegalArgumentException("C=" + C + " channels do not split into NH=" + NH + " heads");
+        return C / NH;
+    }
+
     // ---------------------------------------------------------------- forward
 
-    /**
-     * out[b,t,h] = Σ_{s≤t} softmax_s(q_t·k_s/√HS) v_s for t < lengths[b], and
-     * lse[b,h,t] = log Σ_{s≤t} exp(q_t·k_s/√HS); padding rows get out = 0 and lse = 0.
-     */
+    /** The GPT-2 layout qkv[B,T,3C]: {@link #forward(MemorySegment, MemorySegment, MemorySegment, MemorySegment, int, int, int, int, int)} with NKV = NH. */
     void forward(MemorySegment out, MemorySegment lse, MemorySegment qkv, MemorySegment lengths,
                  int B, int T, int C, int NH) {
-        final int HS = C / NH, C3 = 3 * C, HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
+        forward(out, lse, qkv, lengths, B, T, NH, NH, headSize(C, NH));
+    }
+
+    /**
+     * Grouped-query attention on qkv[B,T,(NH+2·NKV)·HS] (row = [q (NH·HS) | k (NKV·HS) |
+     * v (NKV·HS)], query head h reads kv head h / (NH/NKV)): out[b,t,h] = Σ_{s≤t}
+     * softmax_s(q_t·k_s/√HS) v_s for t < lengths[b], and lse[b,h,t] = log Σ_{s≤t}
+     * exp(q_t·k_s/√HS); padding rows get out = 0 and lse = 0. A work item is (chunk of
+     * query blocks, b, kv head): it gathers that kv head's K and V once and runs the
+     * chunk's blocks for each query head of the group.
+     */
+    void forward(MemorySegment out, MemorySegment lse, MemorySegment qkv, MemorySegment lengths,
+                 int B, int T, int NH, int NKV, int HS) {
+        checkHeads(NH, NKV, HS);
+        if (B <= 0 || T <= 0) return;
+        final int G = NH / NKV, QC = NH * HS, RW = (NH + 2 * NKV) * HS, KOFF = QC, VOFF = QC + NKV * HS;
+        final int HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
         final float scale = (float) (1.0 / Math.sqrt(HS));
-        final int pairs = B * NH, nqb = (T + QB - 1) / QB;
-        // query blocks of a head are split into nch interleaved chunks only when there are
-        // too few heads to keep the workers busy; a chunk gathers K and V once
-        final int nch = Math.clamp((4L * scratch.length + pairs - 1) / pairs, 1, nqb);
+        final int groups = B * NKV, nqb = (T + QB - 1) / QB;
+        // query blocks of a group are split into nch interleaved chunks only when there are
+        // too few groups to keep the workers busy; a chunk gathers K and V once
+        final int nch = Math.clamp((4L * scratch.length + groups - 1) / groups, 1, Math.max(1, nqb));
         ensureForward(HS, T);
-        dynamic(pairs * nch, (w, item) -> {
-            int c = item / pairs, pair = item % pairs;
-            int b = pair / NH, h = pair % NH;
+        dynamic(groups * nch, (w, item) -> {
+            int c = item / groups, grp = item % groups;
+            int b = grp / NKV, g = grp % NKV;
             int len = length(lengths, b, T);
-            long seqBase = (long) b * T * C3 + (long) h * HS;
+            long rowBase = (long) b * T * RW;
             // padding rows of this chunk's blocks
             for (int qb = nqb - 1 - c; qb >= 0; qb -= nch) {
                 for (int t = Math.max(qb * QB, len), qEnd = Math.min(qb * QB + QB, T); t < qEnd; t++) {
-                    long outOff = ((long) b * T + t) * C + (long) h * HS;
-                    out.asSlice(outOff * 4, (long) HS * 4).fill((byte) 0);
-                    lse.setAtIndex(F32, ((long) b * NH + h) * T + t, 0f);
+                    for (int h = g * G; h < g * G + G; h++) {
+                        long outOff = ((long) b * T + t) * QC + (long) h * HS;
+                        out.asSlice(outOff * 4, (long) HS * 4).fill((byte) 0);
+                        lse.setAtIndex(F32, ((long) b * NH + h) * T + t, 0f);
+                    }
                 }
             }
             // keys needed by the chunk's latest real block
@@ -226,25 +264,29 @@ final class CpuAttention {
             while (top >= 0 && top * QB >= len) top -= nch;
             if (top < 0) return;
             int nk = Math.min(top * QB + QB, len), nkp = roundUp(nk, NR);
-            gatherRows(w.hk, HSp, qkv, seqBase + C, C3, nk, nkp, HS, 1f);
+            gatherRows(w.hk, HSp, qkv, rowBase + KOFF + (long) g * HS, RW, nk, nkp, HS, 1f);
             transpose(w.kt, Tp, w.hk, HSp, nkp, HS);
-            gatherRows(w.hv, HSp, qkv, seqBase + 2L * C, C3, nk, nkp, HS, 1f);
-            for (int qb = top; qb >= 0; qb -= nch) forwardBlock(w, qb * QB, Math.min(qb * QB + QB, len), qkv, seqBase,
-                    out, lse, ((long) b * T) * C + (long) h * HS, ((long) b * NH + h) * T, HS, HSp, Tp, C, C3, scale);
+            gatherRows(w.hv, HSp, qkv, rowBase + VOFF + (long) g * HS, RW, nk, nkp, HS, 1f);
+            for (int h = g * G; h < g * G + G; h++) {
+                long qBase = rowBase + (long) h * HS, outBase = (long) b * T * QC + (long) h * HS;
+                long lseBase = ((long) b * NH + h) * T;
+                for (int qb = top; qb >= 0; qb -= nch) forwardBlock(w, qb * QB, Math.min(qb * QB + QB, len), qkv, qBase,
+                        out, lse, outBase, lseBase, HS, HSp, Tp, QC, RW, scale);
+            }
         });
     }
 
     /**
      * Query rows [q0, q1) of one head against keys [0, q1), with that head's Kᵀ in w.kt and
-     * V in w.hv: online softmax over key tiles; writes out rows (from outBase + t·C) and lse
-     * (lseBase + t).
+     * V in w.hv: online softmax over key tiles; q row t is at qBase + t·RW; writes out rows
+     * (from outBase + t·QC) and lse (lseBase + t).
      */
-    private static void forwardBlock(Scratch w, int q0, int q1, MemorySegment qkv, long seqBase, MemorySegment out,
-                                     MemorySegment lse, long outBase, long lseBase, int HS, int HSp, int Tp, int C,
-                                     int C3, float scale) {
+    private static void forwardBlock(Scratch w, int q0, int q1, MemorySegment qkv, long qBase, MemorySegment out,
+                                     MemorySegment lse, long outBase, long lseBase, int HS, int HSp, int Tp, int QC,
+                                     int RW, float scale) {
         int nq = q1 - q0, mr = roundUp(nq, MR), nk = q1, nkp = roundUp(nk, NR);
         float[] q = w.hq, kt = w.kt, v = w.hv, o = w.hdq, s = w.s, mx = w.mx, sum = w.sum;
-        gatherRows(q, HSp, qkv, seqBase + (long) q0 * C3, C3, nq, mr, HS, scale);
+        gatherRows(q, HSp, qkv, qBase + (long) q0 * RW, RW, nq, mr, HS, scale);
         Arrays.fill(o, 0, mr * HSp, 0f);
         Arrays.fill(mx, Float.NEGATIVE_INFINITY);
         Arrays.fill(sum, 0f);
@@ -274,7 +316,7 @@ final class CpuAttention {
         for (int r = 0; r < nq; r++) {
             int t = q0 + r;
             scaleArray(o, r * HSp, HSp, 1f / sum[r]);
-            MemorySegment.copy(o, r * HSp, out, F32, (outBase + (long) t * C) * 4, HS);
+            MemorySegment.copy(o, r * HSp, out, F32, (outBase + (long) t * QC) * 4, HS);
             lse.setAtIndex(F32, lseBase + t, mx[r] + (float) Math.log(sum[r]));
         }
     }
@@ -308,67 +350,92 @@ final class CpuAttention {
 
     // ---------------------------------------------------------------- backward
 
+    /** The GPT-2 layout: {@link #backward(MemorySegment, MemorySegment, MemorySegment, MemorySegment, MemorySegment, MemorySegment, int, int, int, int, int)} with NKV = NH. */
+    void backward(MemorySegment dqkv, MemorySegment dout, MemorySegment qkv, MemorySegment out,
+                  MemorySegment lse, MemorySegment lengths, int B, int T, int C, int NH) {
+        backward(dqkv, dout, qkv, out, lse, lengths, B, T, NH, NH, headSize(C, NH));
+    }
+
     /**
      * With P_ts = exp(q_t·k_s/√HS − lse_t), dP_ts = dout_t·v_s, D_t = Σ_i dout_t,i·out_t,i
      * and dS = P∘(dP − D): dq_t = Σ_s dS_ts k_s/√HS, dk_s = Σ_t dS_ts q_t/√HS,
-     * dv_s = Σ_t P_ts dout_t, over real t and s ≤ t. dqkv (=); padding rows are 0.
+     * dv_s = Σ_t P_ts dout_t, over real t and s ≤ t, and for dk, dv also over the query
+     * heads of the kv head's group. dqkv (=); padding rows are 0.
+     *
+     * <p>A work item is one (b, kv head): it gathers K and V once, then runs the group's
+     * query heads in ascending order, each adding into the group's dK and dV accumulators
+     * and writing its own dq columns. No two items touch the same dqkv element, and the
+     * order of every sum is fixed by the shapes alone, so the result does not depend on
+     * the thread count.
      */
     void backward(MemorySegment dqkv, MemorySegment dout, MemorySegment qkv, MemorySegment out,
-                  MemorySegment lse, MemorySegment lengths, int B, int T, int C, int NH) {
-        final int HS = C / NH, C3 = 3 * C, HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
+                  MemorySegment lse, MemorySegment lengths, int B, int T, int NH, int NKV, int HS) {
+        checkHeads(NH, NKV, HS);
+        if (B <= 0 || T <= 0) return;
+        final int G = NH / NKV, QC = NH * HS, RW = (NH + 2 * NKV) * HS, KOFF = QC, VOFF = QC + NKV * HS;
+        final int HSp = roundUp(HS, NR), Tp = roundUp(T, KB);
         final float scale = (float) (1.0 / Math.sqrt(HS));
         ensureBackward(HS, T);
-        dynamic(B * NH, (w, pair) -> {
-            int b = pair / NH, h = pair % NH;
+        dynamic(B * NKV, (w, grp) -> {
+            int b = grp / NKV, g = grp % NKV;
             int len = length(lengths, b, T), lp = roundUp(len, KB);
-            long seqBase = (long) b * T * C3 + (long) h * HS, oBase = (long) b * T * C + (long) h * HS;
-            long lBase = ((long) b * NH + h) * T;
+            long rowBase = (long) b * T * RW, kBase = rowBase + KOFF + (long) g * HS, vBase = rowBase + VOFF + (long) g * HS;
             float[] q = w.hq, k = w.hk, kt = w.kt, vt = w.vt, dO = w.hdo, dq = w.hdq, dk = w.hdk, dv = w.hdv;
             float[] s = w.s, ds = w.dp, dD = w.dD, ls = w.lse, row = w.row;
-            gatherRows(q, HSp, qkv, seqBase, C3, len, lp, HS, scale);
-            gatherRows(k, HSp, qkv, seqBase + C, C3, len, lp, HS, 1f);
+            gatherRows(k, HSp, qkv, kBase, RW, len, lp, HS, 1f);
             transpose(kt, Tp, k, HSp, lp, HS);
-            gatherRows(dv, HSp, qkv, seqBase + 2L * C, C3, len, lp, HS, 1f);    // V, until dv is cleared
+            gatherRows(dv, HSp, qkv, vBase, RW, len, lp, HS, 1f);    // V, until dv is cleared
             transpose(vt, Tp, dv, HSp, lp, HS);
-            gatherRows(dO, HSp, dout, oBase, C, len, lp, HS, 1f);
-            for (int t = 0; t < len; t++) {
-                MemorySegment.copy(out, F32, (oBase + (long) t * C) * 4, row, 0, HS);
-                dD[t] = dot(dO, t * HSp, row, HS);
-                ls[t] = lse.getAtIndex(F32, lBase + t);
-            }
-            Arrays.fill(dD, len, lp, 0f);
-            Arrays.fill(ls, len, lp, 0f);
-            Arrays.fill(dq, 0, lp * HSp, 0f);
             Arrays.fill(dk, 0, lp * HSp, 0f);
             Arrays.fill(dv, 0, lp * HSp, 0f);
-            for (int s0 = 0; s0 < len; s0 += KB) {
-                int nc = roundUp(Math.min(KB, len - s0), NR);
-                for (int t0 = s0; t0 < len; t0 += QB) {
-                    int nq = Math.min(QB, len - t0), mr = roundUp(nq, MR);
-                    boolean diag = t0 == s0;
-                    gemm(mr, nc, HS, q, t0 * HSp, HSp, 1, kt, s0, Tp, s, 0, KB, false, diag ? TRI_N : FULL);
-                    gemm(mr, nc, HS, dO, t0 * HSp, HSp, 1, vt, s0, Tp, ds, 0, KB, false, diag ? TRI_N : FULL);
-                    for (int r = 0; r < mr; r++) {
-                        int t = t0 + r, so = r * KB, nv = r < nq ? Math.min(nc, t + 1 - s0) : 0;
-                        probsAndGrads(s, ds, so, Math.max(nv, 0), nc, ls[t], dD[t]);
+            for (int h = g * G; h < g * G + G; h++) {
+                long qBase = rowBase + (long) h * HS, oBase = (long) b * T * QC + (long) h * HS;
+                long lBase = ((long) b * NH + h) * T;
+                gatherRows(q, HSp, qkv, qBase, RW, len, lp, HS, scale);
+                gatherRows(dO, HSp, dout, oBase, QC, len, lp, HS, 1f);
+                for (int t = 0; t < len; t++) {
+                    MemorySegment.copy(out, F32, (oBase + (long) t * QC) * 4, row, 0, HS);
+                    dD[t] = dot(dO, t * HSp, row, HS);
+                    ls[t] = lse.getAtIndex(F32, lBase + t);
+                }
+                Arrays.fill(dD, len, lp, 0f);
+                Arrays.fill(ls, len, lp, 0f);
+                Arrays.fill(dq, 0, lp * HSp, 0f);
+                for (int s0 = 0; s0 < len; s0 += KB) {
+                    int nc = roundUp(Math.min(KB, len - s0), NR);
+                    for (int t0 = s0; t0 < len; t0 += QB) {
+                        int nq = Math.min(QB, len - t0), mr = roundUp(nq, MR);
+                        boolean diag = t0 == s0;
+                        gemm(mr, nc, HS, q, t0 * HSp, HSp, 1, kt, s0, Tp, s, 0, KB, false, diag ? TRI_N : FULL);
+                        gemm(mr, nc, HS, dO, t0 * HSp, HSp, 1, vt, s0, Tp, ds, 0, KB, false, diag ? TRI_N : FULL);
+                        for (int r = 0; r < mr; r++) {
+                            int t = t0 + r, so = r * KB, nv = r < nq ? Math.min(nc, t + 1 - s0) : 0;
+                            probsAndGrads(s, ds, so, Math.max(nv, 0), nc, ls[t], dD[t]);
+                        }
+                        gemm(nc, HSp, mr, s, 0, 1, KB, dO, t0 * HSp, HSp, dv, s0 * HSp, HSp, true, diag ? TRI_K_UPPER : FULL);  // dV += Pᵀ·dO
+                        gemm(nc, HSp, mr, ds, 0, 1, KB, q, t0 * HSp, HSp, dk, s0 * HSp, HSp, true, diag ? TRI_K_UPPER : FULL);  // dK += dSᵀ·Q
+                        gemm(mr, HSp, nc, ds, 0, KB, 1, k, s0 * HSp, HSp, dq, t0 * HSp, HSp, true, diag ? TRI_K_LOWER : FULL);  // dQ += dS·K
                     }
-                    gemm(nc, HSp, mr, s, 0, 1, KB, dO, t0 * HSp, HSp, dv, s0 * HSp, HSp, true, diag ? TRI_K_UPPER : FULL);  // dV += Pᵀ·dO
-                    gemm(nc, HSp, mr, ds, 0, 1, KB, q, t0 * HSp, HSp, dk, s0 * HSp, HSp, true, diag ? TRI_K_UPPER : FULL);  // dK += dSᵀ·Q
-                    gemm(mr, HSp, nc, ds, 0, KB, 1, k, s0 * HSp, HSp, dq, t0 * HSp, HSp, true, diag ? TRI_K_LOWER : FULL);  // dQ += dS·K
+                }
+                for (int t = 0; t < T; t++) {
+                    long qOff = qBase + (long) t * RW;
+                    if (t < len) {
+                        scaleArray(dq, t * HSp, HS, scale);
+                        MemorySegment.copy(dq, t * HSp, dqkv, F32, qOff * 4, HS);           // byte offsets
+                    } else {
+                        dqkv.asSlice(qOff * 4, (long) HS * 4).fill((byte) 0);
+                    }
                 }
             }
             // dk already carries the 1/√HS through the pre-scaled q
             for (int t = 0; t < T; t++) {
-                long qOff = seqBase + (long) t * C3;
+                long kOff = kBase + (long) t * RW, vOff = vBase + (long) t * RW;
                 if (t < len) {
-                    scaleArray(dq, t * HSp, HS, scale);
-                    MemorySegment.copy(dq, t * HSp, dqkv, F32, qOff * 4, HS);           // byte offsets
-                    MemorySegment.copy(dk, t * HSp, dqkv, F32, (qOff + C) * 4, HS);
-                    MemorySegment.copy(dv, t * HSp, dqkv, F32, (qOff + 2L * C) * 4, HS);
+                    MemorySegment.copy(dk, t * HSp, dqkv, F32, kOff * 4, HS);
+                    MemorySegment.copy(dv, t * HSp, dqkv, F32, vOff * 4, HS);
                 } else {
-                    dqkv.asSlice(qOff * 4, (long) HS * 4).fill((byte) 0);
-                    dqkv.asSlice((qOff + C) * 4, (long) HS * 4).fill((byte) 0);
-                    dqkv.asSlice((qOff + 2L * C) * 4, (long) HS * 4).fill((byte) 0);
+                    dqkv.asSlice(kOff * 4, (long) HS * 4).fill((byte) 0);
+                    dqkv.asSlice(vOff * 4, (long) HS * 4).fill((byte) 0);
                 }
             }
         });
@@ -456,49 +523,73 @@ final class CpuAttention {
 
     // ---------------------------------------------------------------- KV cache
 
-    /** kCache[b,h,t,:] = k[b,t,h·HS..], vCache likewise, for t in [0, T); caches [B,NH,maxT,HS]. */
+    /** The GPT-2 layout: caches [B,NH,maxT,HS]. */
     void kvCacheWrite(MemorySegment kCache, MemorySegment vCache, MemorySegment qkv,
                       int B, int T, int C, int NH, int maxT) {
+        kvCacheWrite(kCache, vCache, qkv, B, T, NH, NH, headSize(C, NH), maxT);
+    }
+
+    /**
+     * kCache[b,g,t,:] = k of kv head g at qkv[b,t], vCache likewise, for t in [0, T);
+     * qkv[B,T,(NH+2·NKV)·HS], caches [B,NKV,maxT,HS].
+     */
+    void kvCacheWrite(MemorySegment kCache, MemorySegment vCache, MemorySegment qkv,
+                      int B, int T, int NH, int NKV, int HS, int maxT) {
+        checkHeads(NH, NKV, HS);
         if (T > maxT) throw new IllegalArgumentException("T=" + T + " exceeds cache length " + maxT);
-        final int HS = C / NH, C3 = 3 * C;
-        par.range(B * NH, 4, (p0, p1) -> {
-            for (int pair = p0; pair < p1; pair++) {
-                int b = pair / NH, h = pair % NH;
-                long cBase = (long) pair * maxT * HS;
+        final int RW = (NH + 2 * NKV) * HS, KOFF = NH * HS, VSKIP = NKV * HS;
+        par.range(B * NKV, 4, (p0, p1) -> {
+            for (int grp = p0; grp < p1; grp++) {
+                int b = grp / NKV, g = grp % NKV;
+                long cBase = (long) grp * maxT * HS;
                 for (int t = 0; t < T; t++) {
-                    long src = ((long) b * T + t) * C3 + C + (long) h * HS;
+                    long src = ((long) b * T + t) * RW + KOFF + (long) g * HS;
                     MemorySegment.copy(qkv, src * 4, kCache, (cBase + (long) t * HS) * 4, (long) HS * 4);
-                    MemorySegment.copy(qkv, (src + C) * 4, vCache, (cBase + (long) t * HS) * 4, (long) HS * 4);
+                    MemorySegment.copy(qkv, (src + VSKIP) * 4, vCache, (cBase + (long) t * HS) * 4, (long) HS * 4);
                 }
             }
         });
     }
 
-    /**
-     * One decode step: for each row b and head h, stores the new k, v at cache position
-     * positions[b], then out[b,h] = attention of q over cache positions 0..positions[b].
-     * Walks the cache one row at a time with the same online softmax as the forward, so it
-     * reproduces forward rows up to float rounding (summation order differs).
-     */
+    /** The GPT-2 layout: qkv[B,3C], caches [B,NH,maxT,HS], out[B,C]. */
     void decode(MemorySegment out, MemorySegment qkv, MemorySegment kCache, MemorySegment vCache,
                 MemorySegment positions, int B, int C, int NH, int maxT) {
-        final int HS = C / NH, C3 = 3 * C;
+        decode(out, qkv, kCache, vCache, positions, B, NH, NH, headSize(C, NH), maxT);
+    }
+
+    /**
+     * One decode step on qkv[B,(NH+2·NKV)·HS]: stores each row's new k, v of every kv head
+     * at cache position positions[b] (caches [B,NKV,maxT,HS]) first, then for each row b
+     * and query head h out[b,h] = attention of q over cache positions 0..positions[b] of
+     * h's kv head. Walks the cache one row at a time with the same online softmax as the
+     * forward, so it reproduces forward rows up to float rounding (summation order differs).
+     */
+    void decode(MemorySegment out, MemorySegment qkv, MemorySegment kCache, MemorySegment vCache,
+                MemorySegment positions, int B, int NH, int NKV, int HS, int maxT) {
+        checkHeads(NH, NKV, HS);
+        final int G = NH / NKV, QC = NH * HS, RW = (NH + 2 * NKV) * HS, KOFF = QC, VSKIP = NKV * HS;
         final float scale = (float) (1.0 / Math.sqrt(HS));
         for (int b = 0; b < B; b++) {
             int pos = positions.getAtIndex(I32, b);
             if (pos < 0 || pos >= maxT)
                 throw new IllegalArgumentException("position " + pos + " of row " + b + " outside cache [0, " + maxT + ")");
         }
+        // the new keys and values first: the G query heads of a kv head read them in parallel
+        for (int grp = 0; grp < B * NKV; grp++) {
+            int b = grp / NKV, g = grp % NKV;
+            long src = (long) b * RW + KOFF + (long) g * HS;
+            long dst = ((long) grp * maxT + positions.getAtIndex(I32, b)) * HS;
+            MemorySegment.copy(qkv, src * 4, kCache, dst * 4, (long) HS * 4);
+            MemorySegment.copy(qkv, (src + VSKIP) * 4, vCache, dst * 4, (long) HS * 4);
+        }
         ensureRow(HS);
         dynamic(B * NH, (w, pair) -> {
             int b = pair / NH, h = pair % NH;
             int pos = positions.getAtIndex(I32, b);
-            long src = (long) b * C3 + (long) h * HS;
-            long cBase = (long) pair * maxT * HS;
-            MemorySegment.copy(qkv, (src + C) * 4, kCache, (cBase + (long) pos * HS) * 4, (long) HS * 4);
-            MemorySegment.copy(qkv, (src + 2L * C) * 4, vCache, (cBase + (long) pos * HS) * 4, (long) HS * 4);
+            long src = (long) b * RW + (long) h * HS;
+            long cBase = ((long) b * NKV + h / G) * maxT * HS;
             for (int i = 0; i < HS; i++) w.q[i] = qkv.getAtIndex(F32, src + i) * scale;
-            attendRow(w, HS, kCache, cBase, vCache, cBase, HS, pos + 1, out, (long) b * C + (long) h * HS);
+            attendRow(w, HS, kCache, cBase, vCache, cBase, HS, pos + 1, out, (long) b * QC + (long) h * HS);
         });
     }
 

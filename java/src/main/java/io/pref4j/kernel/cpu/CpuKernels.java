@@ -11,7 +11,8 @@ import java.lang.foreign.ValueLayout;
  * host memory from a shared arena owned by this context; heavy kernels use the Vector API
  * and the context's worker threads. The operations live in a few classes by family
  * ({@link CpuMatmul}, {@link CpuLogprob}, {@link CpuAttention}, {@link CpuLayers},
- * {@link CpuOptim}, {@link CpuSampler}); this class owns memory and threads.
+ * {@link CpuLlamaLayers}, {@link CpuOptim}, {@link CpuSampler}, {@link CpuLosses}); this
+ * class owns memory and threads.
  */
 public final class CpuKernels implements Kernels {
 
@@ -26,6 +27,7 @@ public final class CpuKernels implements Kernels {
     private final CpuLogprob logprob;
     private final CpuAttention attention;
     private final CpuLayers layers;
+    private final CpuLlamaLayers llama;
     private final CpuOptim optim;
     private final CpuSampler sampler;
 
@@ -40,6 +42,7 @@ public final class CpuKernels implements Kernels {
         this.logprob = new CpuLogprob(par, matmul);
         this.attention = new CpuAttention(par);
         this.layers = new CpuLayers(par);
+        this.llama = new CpuLlamaLayers(par);
         this.optim = new CpuOptim(par);
         this.sampler = new CpuSampler(par);
     }
@@ -291,67 +294,68 @@ public final class CpuKernels implements Kernels {
     }
 
     // ---------------------------------------------------------------- Llama family
-    // (interface first; the implementations follow)
+    // Grouped-query attention in CpuAttention (the GPT-2 methods above are its NKV = NH case);
+    // RMSNorm, q/k norm, RoPE and SwiGLU in CpuLlamaLayers.
 
     @Override public void attentionForward(MemorySegment out, MemorySegment lse, MemorySegment qkv,
                                            MemorySegment lengths, int B, int T, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("grouped-query attentionForward: not implemented yet");
+        attention.forward(out, lse, qkv, lengths, B, T, NH, NKV, HS);
     }
 
     @Override public void attentionBackward(MemorySegment dqkv, MemorySegment dout, MemorySegment qkv,
                                             MemorySegment out, MemorySegment lse, MemorySegment lengths,
                                             int B, int T, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("grouped-query attentionBackward: not implemented yet");
+        attention.backward(dqkv, dout, qkv, out, lse, lengths, B, T, NH, NKV, HS);
     }
 
     @Override public void kvCacheWrite(MemorySegment kCache, MemorySegment vCache, MemorySegment qkv,
                                        int B, int T, int NH, int NKV, int HS, int maxT) {
-        throw new UnsupportedOperationException("grouped-query kvCacheWrite: not implemented yet");
+        attention.kvCacheWrite(kCache, vCache, qkv, B, T, NH, NKV, HS, maxT);
     }
 
     @Override public void attentionDecode(MemorySegment out, MemorySegment qkv, MemorySegment kCache,
                                           MemorySegment vCache, MemorySegment positions,
                                           int B, int NH, int NKV, int HS, int maxT) {
-        throw new UnsupportedOperationException("grouped-query attentionDecode: not implemented yet");
+        attention.decode(out, qkv, kCache, vCache, positions, B, NH, NKV, HS, maxT);
     }
 
     @Override public void rmsNormForward(MemorySegment out, MemorySegment rstd, MemorySegment inp,
                                          MemorySegment weight, int N, int C, float eps) {
-        throw new UnsupportedOperationException("rmsNormForward: not implemented yet");
+        llama.rmsNormForward(out, rstd, inp, weight, N, C, eps);
     }
 
     @Override public void rmsNormBackward(MemorySegment dinp, MemorySegment dweight, MemorySegment dout,
                                           MemorySegment inp, MemorySegment weight, MemorySegment rstd, int N, int C) {
-        throw new UnsupportedOperationException("rmsNormBackward: not implemented yet");
+        llama.rmsNormBackward(dinp, dweight, dout, inp, weight, rstd, N, C);
     }
 
     @Override public void qkNormForward(MemorySegment qkvOut, MemorySegment rstd, MemorySegment qkvIn,
                                         MemorySegment qWeight, MemorySegment kWeight,
                                         int N, int NH, int NKV, int HS, float eps) {
-        throw new UnsupportedOperationException("qkNormForward: not implemented yet");
+        llama.qkNormForward(qkvOut, rstd, qkvIn, qWeight, kWeight, N, NH, NKV, HS, eps);
     }
 
     @Override public void qkNormBackward(MemorySegment dqkvIn, MemorySegment dqWeight, MemorySegment dkWeight,
                                          MemorySegment dqkvOut, MemorySegment qkvIn, MemorySegment qWeight,
                                          MemorySegment kWeight, MemorySegment rstd, int N, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("qkNormBackward: not implemented yet");
+        llama.qkNormBackward(dqkvIn, dqWeight, dkWeight, dqkvOut, qkvIn, qWeight, kWeight, rstd, N, NH, NKV, HS);
     }
 
     @Override public void ropeForward(MemorySegment qkv, MemorySegment cos, MemorySegment sin, MemorySegment positions,
                                       int B, int T, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("ropeForward: not implemented yet");
+        llama.rope(qkv, cos, sin, positions, B, T, NH, NKV, HS, false);
     }
 
     @Override public void ropeBackward(MemorySegment dqkv, MemorySegment cos, MemorySegment sin, MemorySegment positions,
                                        int B, int T, int NH, int NKV, int HS) {
-        throw new UnsupportedOperationException("ropeBackward: not implemented yet");
+        llama.rope(dqkv, cos, sin, positions, B, T, NH, NKV, HS, true);
     }
 
     @Override public void swigluForward(MemorySegment out, MemorySegment inp, int N, int I) {
-        throw new UnsupportedOperationException("swigluForward: not implemented yet");
+        llama.swigluForward(out, inp, N, I);
     }
 
     @Override public void swigluBackward(MemorySegment dinp, MemorySegment dout, MemorySegment inp, int N, int I) {
-        throw new UnsupportedOperationException("swigluBackward: not implemented yet");
+        llama.swigluBackward(dinp, dout, inp, N, I);
     }
 }
