@@ -42,12 +42,45 @@ public final class TrainingData {
         return new Engine.Prompt(text, tok.encode(text));
     }
 
-    /** Preference pairs with the configured field names (text, or *_ids arrays). */
+    /**
+     * One line of TRL's unpaired (KTO) form: {@code {"prompt", "completion", "label": true|false}}
+     * with text (or {@code prompt_ids}, {@code completion_ids}); conversational prompts and
+     * completions go through the chat template as the pair forms do.
+     */
+    private static Engine.OfflinePair unpaired(JsonlLine l, Tokenizer tok, String pf) {
+        String expected = "an unpaired line {\"prompt\", \"completion\", \"label\": true|false}";
+        var label = l.node().get("label");
+        if (!label.isBoolean()) throw new UserInputException(l.where() + ": \"label\" must be true or false in " + expected);
+        Engine.Prompt p = prompt(l, tok, pf);
+        int[] c;
+        String ct;
+        if (l.has("completion_ids")) {
+            c = l.requireIds("completion_ids", "\"completion_ids\": an array of token ids", tok);
+            ct = tok.decode(c);
+        } else if (l.has("completion") && l.node().get("completion").isTextual()) {
+            ct = l.requireText("completion", expected);
+            c = tok.encode(ct);
+        } else {
+            var sft = Jsonl.sft(l, tok.chatTemplate().orElse(null));
+            ct = sft.completion();
+            c = tok.encode(ct);
+        }
+        return Engine.OfflinePair.unpaired(p, ct, c, label.asBoolean());
+    }
+
+    /**
+     * Preference pairs with the configured field names (text, or *_ids arrays); lines with a
+     * "label" are KTO's unpaired completions ({@link Engine.OfflinePair#isUnpaired()}).
+     */
     public static List<Engine.OfflinePair> pairs(Path file, Tokenizer tok, String pf, String cf, String rf) {
         if (!Files.isRegularFile(file)) throw new UserInputException(file + ": no such file (data.preferences)");
         List<Engine.OfflinePair> out = new ArrayList<>();
         boolean trlNames = pf.equals("prompt") && cf.equals("chosen") && rf.equals("rejected");
         for (JsonlLine l : Jsonl.readLines(file)) {
+            if (l.has("label")) {   // KTO's unpaired form
+                out.add(unpaired(l, tok, pf));
+                continue;
+            }
             Engine.Prompt p;
             int[] c, r;
             String ct, rt;

@@ -15,8 +15,6 @@ import io.pref4j.io.SafeTensors;
 import io.pref4j.kernel.Kernels;
 import io.pref4j.loss.Loss;
 import io.pref4j.loss.Losses;
-import io.pref4j.loss.PpoLoss;
-import io.pref4j.loss.SampleLoss;
 import io.pref4j.model.ParameterLayout;
 import io.pref4j.reward.Completion;
 import io.pref4j.reward.LengthRewards;
@@ -54,6 +52,9 @@ public final class TrainingRun {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** The process exit status of a run that ended without taking any optimiser step (no training signal). */
+    public static final int NO_STEP_EXIT_STATUS = 4;
+
     /** What a run produced. */
     public record Result(Path out, int iterations, int steps, double lastReward, Path lastCheckpoint) {}
 
@@ -84,12 +85,6 @@ public final class TrainingRun {
         Files.createDirectories(out);
         RewardConfig rc = rewardSource != null ? null : resolveReward(cfg, tok, ref, prompts, log);
         Loss loss = Losses.create(cfg.loss());
-        if (loss instanceof PpoLoss && !policy.hasHead())
-            throw new IllegalArgumentException("PPO needs a policy with a value head");
-        if (loss instanceof SampleLoss sl && cfg.loop().mode() == io.pref4j.config.LoopSection.Mode.ONLINE
-                && cfg.loop().responsesPerPrompt() < sl.minGroupSize())
-            throw new UserInputException("loss.baseline = " + cfg.loss().baseline() + " needs loop.responses_per_prompt >= "
-                    + sl.minGroupSize() + ", got " + cfg.loop().responsesPerPrompt());
         if (cfg.loop().mode() == io.pref4j.config.LoopSection.Mode.ONLINE && prompts.isEmpty())
             throw new UserInputException("online training needs prompts: set data.prompts (or data.preferences)");
         AtomicFiles.replace(out.resolve("config.json"), (Configs.toJson(cfg) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -113,17 +108,19 @@ public final class TrainingRun {
             Path[] lastCkpt = {resume == null ? null : resume.dir()};
             double[] lastReward = {Double.NaN};
             Map<String, Object>[] pending = new Map[1];
+            List<Engine.IterationStats> stats = new ArrayList<>();
             Engine.Listener listener = new Engine.Listener() {
                 @Override public void step(Map<String, Object> m) {
                     if (pending[0] != null) logLine(metrics, pending[0]);
                     pending[0] = m;
-                    double r = ((Number) m.get("reward_mean")).doubleValue();
+                    double r = m.get("reward_mean") instanceof Number n ? n.doubleValue() : Double.NaN;
                     progress.update(((Number) m.get("step")).longValue(), r, ((Number) m.get("loss")).doubleValue(),
                             ((Number) m.get("tokens")).longValue());
                 }
 
                 @Override public void iteration(Engine.IterationStats s) {
                     lastReward[0] = s.rewardMean();
+                    stats.add(s);
                     if (pending[0] != null) {
                         Map<String, Object> m = pending[0];
                         pending[0] = null;
@@ -131,10 +128,19 @@ public final class TrainingRun {
                         if (every > 0 && (s.iteration() + 1) % every == 0) m.put("eval_reward", evaluate(engine, cfg, tok, reward, evalPrompts));
                         logLine(metrics, m);
                     }
-                    progress.println(String.format(Locale.ROOT,
-                            "iteration %d/%d  reward %.4f  regenerated %d  examples %d  time: generation %.2fs reward %.2fs reference %.2fs train %.2fs",
-                            s.iteration() + 1, cfg.loop().iterations(), s.rewardMean(), s.regenerated(), s.examples(),
-                            s.tGeneration(), s.tReward(), s.tReference(), s.tTrain()));
+                    if (s.idle() != null) {
+                        // an iteration without training signal still leaves a line saying why
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        m.put("iteration", s.iteration());
+                        m.put("no_signal", s.idle());
+                        if (s.online()) {
+                            m.put("reward_mean", s.rewardMean());
+                            m.put("unfinished_fraction", s.unfinishedFraction());
+                            m.put("tied_fraction", s.tiedFraction());
+                        }
+                        metrics.log(engine.step() - 1, m);   // "step": the last optimiser step before it (-1: none yet)
+                    }
+                    progress.println(iterationLine(s, cfg.loop().iterations()));
                 }
             };
             try {
@@ -158,6 +164,8 @@ public final class TrainingRun {
             }
             progress.finish();
             metrics.close();
+            String warning = noSignalWarning(stats);
+            if (warning != null) log.println(warning);
             lastCkpt[0] = save(ckpts, engine, loss, cfg, tok);
             writeFinal(policy, out.resolve(ModelFiles.FINAL), tok, cfg.model().init());
             Plot.write(out.resolve("metrics.jsonl"), out.resolve("reward.png"));
@@ -188,10 +196,45 @@ public final class TrainingRun {
             ModelFiles.copyTokenizerFiles(ModelFiles.resolveModelDir(Path.of(init)), dir);
     }
 
+    /** The console line of one iteration (offline iterations show no reward and no generation timings). */
+    static String iterationLine(Engine.IterationStats s, int iterations) {
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "iteration %d/%d", s.iteration() + 1, iterations));
+        if (s.online()) b.append(String.format(Locale.ROOT, "  reward %.4f  regenerated %d", s.rewardMean(), s.regenerated()));
+        b.append("  examples ").append(s.examples());
+        if (s.idle() != null) b.append("  (no training signal: ").append(s.idle()).append(')');
+        b.append("  time:");
+        if (s.online()) b.append(String.format(Locale.ROOT, " generation %.2fs reward %.2fs", s.tGeneration(), s.tReward()));
+        b.append(String.format(Locale.ROOT, " reference %.2fs train %.2fs", s.tReference(), s.tTrain()));
+        return b.toString();
+    }
+
+    /**
+     * A warning when most iterations of the run (more than half) had no training signal,
+     * naming the likely cause from the online responses: rewards tied within every prompt,
+     * responses that never reached end-of-text; null otherwise.
+     */
+    static String noSignalWarning(List<Engine.IterationStats> stats) {
+        if (stats.isEmpty()) return null;
+        long idle = stats.stream().filter(s -> s.idle() != null).count();
+        if (2 * idle <= stats.size()) return null;
+        double unfinished = stats.stream().mapToDouble(Engine.IterationStats::unfinishedFraction).average().orElse(0);
+        double tied = stats.stream().mapToDouble(Engine.IterationStats::tiedFraction).average().orElse(0);
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
+                "warning: %d of %d iterations had no training signal", idle, stats.size()));
+        List<String> causes = new ArrayList<>();
+        if (tied > 0.5) causes.add(String.format(Locale.ROOT,
+                "the responses to a prompt all got the same reward (%.0f%% of prompts): check the reward, raise sampling.temperature or loop.responses_per_prompt", 100 * tied));
+        if (unfinished > 0.5) causes.add(String.format(Locale.ROOT,
+                "%.0f%% of responses never ended (no end-of-text within sampling.max_new_tokens): a base model may need more tokens, a stop token or SFT first", 100 * unfinished));
+        if (causes.isEmpty()) causes.add("no example passed the pair construction (loop.pairs, loop.threshold)");
+        b.append("; likely cause: ").append(String.join("; ", causes));
+        return b.toString();
+    }
+
     /** Optimiser steps the run will take, for the ETA (exact for best-vs-worst pairs and per-sample losses). */
     static long estimatedSteps(TrainConfig cfg) {
         var l = cfg.loop();
-        long examples = cfg.loss().type().matches("dpo|ipo|hinge|wdpo") ? l.promptBatch() : (long) l.promptBatch() * l.responsesPerPrompt();
+        long examples = (long) l.promptBatch() * Engine.examplesPerPrompt(cfg);
         long minibatches = (examples + l.minibatch() - 1) / l.minibatch() * l.reuse();
         return (long) l.iterations() * Math.max(1, (minibatches + l.gradAccum() - 1) / l.gradAccum());
     }
@@ -300,11 +343,7 @@ public final class TrainingRun {
         state.put("iteration", engine.iteration());
         state.put("step", engine.step());
         state.put("adam_step", engine.optimizer().stepCount());
-        if (loss instanceof SampleLoss sl) {
-            double[] b = sl.baselineState();
-            state.putArray("baseline").add(b[0]).add(b[1]);
-        }
-        if (loss instanceof PpoLoss ppo) state.put("kl_coef", ppo.klController().coef());
+        engine.saveObjective(state);
         state.set("store", storeToJson(engine));
         Checkpoints.Save s = new Checkpoints.Save(engine.step(), model, optim, state, Configs.toTree(cfg),
                 dir -> {
@@ -331,9 +370,7 @@ public final class TrainingRun {
             engine.optimizer().restoreStep(s.path("adam_step").asInt());
         }
         engine.restore(s.path("iteration").asInt(), s.path("step").asInt());
-        if (loss instanceof SampleLoss sl && s.has("baseline"))
-            sl.setBaselineState(k, s.get("baseline").get(0).asDouble(), s.get("baseline").get(1).asDouble() != 0);
-        if (loss instanceof PpoLoss ppo && s.has("kl_coef")) ppo.klController().setCoef(s.get("kl_coef").asDouble());
+        engine.restoreObjective(s);
         storeFromJson(engine, s.get("store"));
     }
 
