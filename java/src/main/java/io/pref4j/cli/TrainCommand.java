@@ -71,6 +71,8 @@ public final class TrainCommand implements Callable<Integer> {
                 : TrainingData.pairs(Path.of(d.preferences()), tok, d.promptField(), d.chosenField(), d.rejectedField());
         List<Engine.Prompt> prompts = d.prompts() != null ? TrainingData.prompts(Path.of(d.prompts()), tok, d.promptField())
                 : offline.stream().map(Engine.OfflinePair::prompt).toList();
+        offline = TrainingData.truncatePairs(offline, d.maxPromptLength(), tok);
+        prompts = TrainingData.truncatePrompts(prompts, d.maxPromptLength(), tok);
         if (cfg.loop().mode() == LoopSection.Mode.OFFLINE && offline.isEmpty())
             throw new UserInputException("loop.mode = offline needs data.preferences");
 

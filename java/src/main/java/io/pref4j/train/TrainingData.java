@@ -20,6 +20,28 @@ import java.util.List;
 public final class TrainingData {
     private TrainingData() {}
 
+    /**
+     * Prompts of more than max tokens keep their last max (TRL's max_prompt_length, which
+     * truncates on the left); max 0 = no limit. The text becomes the kept tokens' decoding.
+     */
+    public static List<Engine.Prompt> truncatePrompts(List<Engine.Prompt> prompts, int max, Tokenizer tok) {
+        if (max <= 0) return prompts;
+        return prompts.stream().map(p -> truncate(p, max, tok)).toList();
+    }
+
+    /** {@link #truncatePrompts} for the data's prompts. */
+    public static List<Engine.OfflinePair> truncatePairs(List<Engine.OfflinePair> data, int max, Tokenizer tok) {
+        if (max <= 0) return data;
+        return data.stream().map(d -> new Engine.OfflinePair(truncate(d.prompt(), max, tok), d.chosen(), d.chosenIds(),
+                d.rejected(), d.rejectedIds(), d.label())).toList();
+    }
+
+    private static Engine.Prompt truncate(Engine.Prompt p, int max, Tokenizer tok) {
+        if (p.ids().length <= max) return p;
+        int[] ids = java.util.Arrays.copyOfRange(p.ids(), p.ids().length - max, p.ids().length);
+        return new Engine.Prompt(tok.decode(ids), ids);
+    }
+
     /** The prompt pool: each line's prompt field (or prompt_ids). */
     public static List<Engine.Prompt> prompts(Path file, Tokenizer tok, String field) {
         if (!Files.isRegularFile(file)) throw new UserInputException(file + ": no such file (data.prompts)");
