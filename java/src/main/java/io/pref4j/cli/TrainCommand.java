@@ -31,7 +31,7 @@ import java.util.concurrent.Callable;
  * {@code --resume} continues the newest complete checkpoint of a run folder.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train a policy (SFT, offline or online DPO/IPO/hinge/wdpo/RWR/best-of-N, REINFORCE/RLOO, PPO, OPTune).",
+        description = {"Train a policy (SFT, offline or online DPO/IPO/hinge/wdpo/RWR/best-of-N, SimPO, ORPO, KTO, REINFORCE/RLOO, PPO, GRPO, OPTune).",
                 "Every key, its default and meaning: docs/config.md. Examples: configs/*.json."})
 public final class TrainCommand implements Callable<Integer> {
 

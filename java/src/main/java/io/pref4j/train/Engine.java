@@ -140,7 +140,7 @@ public final class Engine {
     // state that a checkpoint must carry
     private int iteration;
     private int step;
-    private final TreeMap<Integer, Stored> store = new TreeMap<>();
+    private final RolloutStore store = new RolloutStore();
     private final Map<Integer, double[]> offlineCache = new java.util.HashMap<>();
 
     private final int maxRows, maxT;
@@ -186,7 +186,8 @@ public final class Engine {
     public CausalLm policy() { return policy; }
     /** The policy's generator (its buffers are reused by every generation of the run). */
     public Generator generator() { return gen; }
-    public TreeMap<Integer, Stored> store() { return store; }
+    /** The rollout store (OPTune's stored responses; a checkpoint carries it). */
+    public RolloutStore store() { return store; }
 
     /** Restores the counters a checkpoint saved (weights and moments are restored by the caller). */
     public void restore(int iteration, int step) {
@@ -314,7 +315,7 @@ public final class Engine {
             for (int r = 0; r < regen.length; r++) {
                 int pi = idx[regen[r]];
                 double[] rw = Arrays.stream(responses[r]).mapToDouble(x -> x.reward).toArray();
-                store.put(pi, new Stored(pi, responses[r], Pairs.build(rw, pairMode(), loop.threshold())));
+                store.put(new Stored(pi, responses[r], Pairs.build(rw, pairMode(), loop.threshold())));
             }
             for (int i = 0; i < nOnline; i++) batch.add(store.get(idx[i]));
             // 4. reference log-probs of the new responses only

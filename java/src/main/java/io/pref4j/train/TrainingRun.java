@@ -344,7 +344,7 @@ public final class TrainingRun {
         state.put("step", engine.step());
         state.put("adam_step", engine.optimizer().stepCount());
         engine.saveObjective(state);
-        state.set("store", storeToJson(engine));
+        state.set("store", engine.store().toJson());
         Checkpoints.Save s = new Checkpoints.Save(engine.step(), model, optim, state, Configs.toTree(cfg),
                 dir -> {
                     ModelFiles.writeConfig(p.config(), dir, tok.name());
@@ -371,67 +371,7 @@ public final class TrainingRun {
         }
         engine.restore(s.path("iteration").asInt(), s.path("step").asInt());
         engine.restoreObjective(s);
-        storeFromJson(engine, s.get("store"));
+        engine.store().restore(s.get("store"));
     }
 
-    private static ArrayNode storeToJson(Engine engine) {
-        ArrayNode arr = JSON.createArrayNode();
-        for (Engine.Stored st : engine.store().values()) {
-            ObjectNode o = arr.addObject();
-            o.put("prompt", st.prompt());
-            ArrayNode rs = o.putArray("responses");
-            for (Engine.Response r : st.responses()) {
-                ObjectNode ro = rs.addObject();
-                ArrayNode ids = ro.putArray("ids");
-                for (int id : r.ids) ids.add(id);
-                ro.put("eos", r.eos);
-                ro.put("reward", r.reward);
-                ro.put("ref", r.refLogp);
-                putFloats(ro, "old", r.oldTok);
-                putFloats(ro, "ref_tok", r.refTok);
-                putFloats(ro, "old_values", r.oldValues);
-            }
-            ArrayNode pairs = o.putArray("pairs");
-            for (Pairs.Pair pr : st.pairs()) pairs.addArray().add(pr.chosen()).add(pr.rejected());
-        }
-        return arr;
-    }
-
-    private static void putFloats(ObjectNode o, String key, float[] x) {
-        if (x == null) return;
-        ArrayNode a = o.putArray(key);
-        for (float f : x) a.add(f);
-    }
-
-    private static float[] floats(JsonNode n) {
-        if (n == null || n.isNull()) return null;
-        float[] out = new float[n.size()];
-        for (int i = 0; i < out.length; i++) out[i] = (float) n.get(i).asDouble();
-        return out;
-    }
-
-    private static void storeFromJson(Engine engine, JsonNode arr) {
-        engine.store().clear();
-        if (arr == null) return;
-        for (JsonNode o : arr) {
-            JsonNode rs = o.get("responses");
-            Engine.Response[] responses = new Engine.Response[rs.size()];
-            for (int i = 0; i < responses.length; i++) {
-                JsonNode ro = rs.get(i);
-                int[] ids = new int[ro.get("ids").size()];
-                for (int j = 0; j < ids.length; j++) ids[j] = ro.get("ids").get(j).asInt();
-                Engine.Response r = new Engine.Response(ids, ro.get("eos").asBoolean());
-                r.reward = ro.get("reward").asDouble();
-                r.refLogp = ro.get("ref").asDouble();
-                r.oldTok = floats(ro.get("old"));
-                r.refTok = floats(ro.get("ref_tok"));
-                r.oldValues = floats(ro.get("old_values"));
-                responses[i] = r;
-            }
-            List<Pairs.Pair> pairs = new ArrayList<>();
-            for (JsonNode pr : o.get("pairs")) pairs.add(new Pairs.Pair(pr.get(0).asInt(), pr.get(1).asInt()));
-            int prompt = o.get("prompt").asInt();
-            engine.store().put(prompt, new Engine.Stored(prompt, responses, pairs));
-        }
-    }
 }

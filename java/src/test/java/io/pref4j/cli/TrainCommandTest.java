@@ -95,6 +95,25 @@ class TrainCommandTest {
     }
 
     @Test
+    void aRunThatTakesNoStepSaysWhyAndExitsNonZero() throws Exception {
+        Path out = dir.resolve("no-step");
+        List<String> args = quick(REPO.resolve("configs/online-dpo.json"), out);
+        args.addAll(List.of("--set", "loop.threshold=1e9"));   // no pair passes: no training signal
+        Result r = run(args);
+        assertEquals(io.pref4j.train.TrainingRun.NO_STEP_EXIT_STATUS, r.status(), r.err() + r.out());
+        assertTrue(r.out().contains("no training signal") && r.out().contains("2 of 2 iterations had no training signal"), "OUT:" + r.out() + "ERR:" + r.err());
+        List<ObjectNode> m = MetricsLog.read(out.resolve("metrics.jsonl"));
+        assertEquals(2, m.size());
+        for (ObjectNode l : m) assertTrue(l.has("no_signal"), l.toString());
+
+        Path off = dir.resolve("offline-quiet");
+        Result o = run(quick(REPO.resolve("configs/offline-dpo.json"), off));
+        assertEquals(0, o.status(), o.err());
+        assertFalse(o.out().toLowerCase(java.util.Locale.ROOT).contains("reward nan"), o.out());
+        assertFalse(o.out().contains("generation"), "offline: no generation timings: " + o.out());
+    }
+
+    @Test
     void resumeContinuesTheRun() throws Exception {
         Path out = dir.resolve("resume");
         List<String> args = quick(REPO.resolve("configs/optune.json"), out);
