@@ -107,7 +107,7 @@ public final class Engine {
     /** What one iteration did. */
     /**
      * What one iteration did. online: it sampled responses. idle: why it had no training
-     * signal (no example at all), else null. unfinishedFraction: the fraction of the
+     * signal (no example at all; for GRPO, every group's rewards tied), else null. unfinishedFraction: the fraction of the
      * iteration's online responses that ran to sampling.max_new_tokens without end-of-text;
      * tiedFraction: the fraction of its online prompts whose responses all had one reward.
      */
@@ -393,7 +393,10 @@ public final class Engine {
         double tTrain = secs(t0);
         iteration = it + 1;
         String idle = null;
-        if (all.isEmpty()) {
+        if (!all.isEmpty() && objective.needsRewardSpread() && onlinePrompts > 0 && tied == onlinePrompts && offBatch.isEmpty()) {
+            idle = "all rewards tied within every prompt (every advantage is 0)"
+                    + (unfinished == rewardCount ? "; no response finished (every one ran to sampling.max_new_tokens)" : "");
+        } else if (all.isEmpty()) {
             int responses = rewardCount;
             idle = onlinePrompts == 0 ? "no examples" : tied == onlinePrompts
                     ? "all rewards tied within every prompt (no pair differs)" + (unfinished == responses ? "; no response finished (every one ran to sampling.max_new_tokens)" : "")

@@ -49,6 +49,10 @@ final class GrpoObjective implements Objective {
         return true;
     }
 
+    @Override public boolean needsRewardSpread() {
+        return true;
+    }
+
     @Override public void check(TrainConfig cfg, CausalLm policy, boolean hasOfflineData) {
         LoopSection l = cfg.loop();
         if (l.mode() == LoopSection.Mode.OFFLINE || l.mixing() > 0)

@@ -43,6 +43,14 @@ interface Objective {
         return true;
     }
 
+    /**
+     * Whether a prompt whose responses all got one reward gives no signal (GRPO: zero
+     * advantages); pairwise objectives build no pair then, which the engine sees anyway.
+     */
+    default boolean needsRewardSpread() {
+        return false;
+    }
+
     /** Whether offline data may hold unpaired labelled completions (KTO's form). */
     default boolean acceptsUnpaired() {
         return false;

@@ -180,6 +180,21 @@ class ObjectivesTest {
             for (ObjectNode l : lines) assertTrue(l.get("no_signal").asText().contains("rewards tied"), l.toString());
             assertTrue(log.toString().contains("3 of 3 iterations had no training signal")
                     && log.toString().contains("same reward"), log.toString());
+
+            // grpo: tied groups give zero advantages; the steps run, and the run still says why
+            Path g = dir.resolve("grpo-tied");
+            ByteArrayOutputStream glog = new ByteArrayOutputStream();
+            var p2 = new io.pref4j.model.Gpt(k, EngineTest.TINY, 16, 32);
+            p2.initRandom(11);
+            var r2 = new io.pref4j.model.Gpt(k, EngineTest.TINY, 16, 32);
+            r2.initRandom(11);
+            TrainingRun.run(EngineTest.config(g, "loss.type=grpo", "loss.beta=0", "loop.iterations=2", "checkpoint.every=0"), k,
+                    ByteTokenizer.INSTANCE, p2, r2, EngineTest.prompts(8, 1), List.of(), g, null, new PrintStream(glog, true), null,
+                    tied.asSource("tied"));
+            List<ObjectNode> gl = MetricsLog.read(g.resolve("metrics.jsonl"));
+            assertEquals(2, gl.stream().filter(l -> l.has("no_signal")).count(), gl.toString());
+            assertTrue(gl.stream().filter(l -> l.has("loss")).allMatch(l -> l.get("frac_reward_zero_std").asDouble() == 1.0), gl.toString());
+            assertTrue(glog.toString().contains("2 of 2 iterations had no training signal"), glog.toString());
         }
     }
 }
