@@ -169,7 +169,13 @@ public final class TrainingRun {
             lastCkpt[0] = save(ckpts, engine, loss, cfg, tok);
             writeFinal(policy, out.resolve(ModelFiles.FINAL), tok, cfg.model().init());
             Plot.write(out.resolve("metrics.jsonl"), out.resolve("reward.png"));
-            writeSamples(engine, cfg, tok, reward, evalPrompts, out.resolve("samples.jsonl"));
+            int nSamples = Math.min(cfg.log().finalSamples(), evalPrompts.size());
+            if (nSamples > 0) {
+                long t0 = System.nanoTime();
+                log.printf(Locale.ROOT, "samples: the final policy on %d prompts (log.final_samples; 0 skips this step)...%n", nSamples);
+                writeSamples(engine, cfg, tok, reward, evalPrompts, nSamples, out.resolve("samples.jsonl"));
+                log.printf(Locale.ROOT, "samples: wrote %s in %.1fs%n", out.resolve("samples.jsonl"), (System.nanoTime() - t0) / 1e9);
+            }
             return new Result(out, engine.iteration(), engine.step(), lastReward[0], lastCkpt[0]);
         }
     }
@@ -308,8 +314,8 @@ public final class TrainingRun {
     }
 
     private static void writeSamples(Engine engine, TrainConfig cfg, Tokenizer tok, RewardSource reward,
-                                     List<Engine.Prompt> prompts, Path file) {
-        List<Completion> done = sampleCompletions(engine, cfg, tok, prompts, 64);
+                                     List<Engine.Prompt> prompts, int n, Path file) {
+        List<Completion> done = sampleCompletions(engine, cfg, tok, prompts, n);
         double[] r = done.isEmpty() ? new double[0] : reward.score(done);
         List<Map<String, Object>> rows = new ArrayList<>();
         for (int i = 0; i < done.size(); i++) {

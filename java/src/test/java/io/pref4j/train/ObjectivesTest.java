@@ -197,4 +197,26 @@ class ObjectivesTest {
             assertTrue(glog.toString().contains("2 of 2 iterations had no training signal"), glog.toString());
         }
     }
+
+    @Test
+    void theEndOfRunSamplesAreAConfigKey(@TempDir Path dir) throws Exception {
+        try (CpuKernels k = new CpuKernels(2)) {
+            Path none = dir.resolve("none"), some = dir.resolve("some");
+            EngineTest.run(k, EngineTest.config(none, "loop.iterations=1", "log.final_samples=0"), null, null, List.of());
+            assertFalse(java.nio.file.Files.exists(none.resolve("samples.jsonl")), "final_samples 0 skips the step");
+            EngineTest.run(k, EngineTest.config(some, "loop.iterations=1", "log.final_samples=3"), null, null, List.of());
+            assertEquals(3, java.nio.file.Files.readAllLines(some.resolve("samples.jsonl")).size());
+        }
+    }
+
+    @Test
+    void maxPromptLengthKeepsTheLastTokens() {
+        var tok = ByteTokenizer.INSTANCE;
+        List<Engine.Prompt> p = List.of(new Engine.Prompt("abcdef", tok.encode("abcdef")), new Engine.Prompt("ab", tok.encode("ab")));
+        List<Engine.Prompt> t = TrainingData.truncatePrompts(p, 3, tok);
+        assertArrayEquals(tok.encode("def"), t.get(0).ids());
+        assertEquals("def", t.get(0).text());
+        assertSame(p.get(1), t.get(1));
+        assertSame(p, TrainingData.truncatePrompts(p, 0, tok), "0: no limit");
+    }
 }
