@@ -27,10 +27,12 @@ import java.util.TreeMap;
  * responses per prompt (sampled from the current policy online — with OPTune only for the
  * lowest-ranked ⌈ρB⌉ prompts, the others keeping their stored responses — or taken from the
  * preference data offline, with a mixing ratio between the two); score them with the reward
- * source; build the examples the loss needs; compute reference log-probs once per new
- * response; then T passes of shuffled minibatches with gradient accumulation, clipping and
- * AdamW. All randomness is a function of (seed, iteration), so a run resumed from a
- * checkpoint continues exactly as if never stopped.
+ * source; compute reference log-probs once per new response (when the objective reads
+ * them); build the objective's training units; then T passes of shuffled minibatches with
+ * gradient accumulation, clipping and AdamW. Everything that depends on the loss is in its
+ * {@link Objective} ({@link Objectives#create}); the stored responses are the
+ * {@link RolloutStore}. All randomness is a function of (seed, iteration), so a run resumed
+ * from a checkpoint continues exactly as if never stopped.
  */
 public final class Engine {
 
