@@ -8,7 +8,6 @@ import io.pref4j.config.LoopSection;
 import io.pref4j.config.TrainConfig;
 import io.pref4j.kernel.Backends;
 import io.pref4j.kernel.Kernels;
-import io.pref4j.loss.LossConfig;
 import io.pref4j.model.ModelConfig;
 import io.pref4j.text.Tokenizer;
 import io.pref4j.train.Engine;
@@ -32,7 +31,7 @@ import java.util.concurrent.Callable;
  * {@code --resume} continues the newest complete checkpoint of a run folder.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train a policy (SFT, offline or online DPO/IPO/hinge/wdpo/RWR/best-of-N, REINFORCE/RLOO, PPO, OPTune).",
+        description = {"Train a policy (SFT, offline or online DPO/IPO/hinge/wdpo/RWR/best-of-N, SimPO, ORPO, KTO, REINFORCE/RLOO, PPO, GRPO, OPTune).",
                 "Every key, its default and meaning: docs/config.md. Examples: configs/*.json."})
 public final class TrainCommand implements Callable<Integer> {
 
@@ -72,11 +71,13 @@ public final class TrainCommand implements Callable<Integer> {
                 : TrainingData.pairs(Path.of(d.preferences()), tok, d.promptField(), d.chosenField(), d.rejectedField());
         List<Engine.Prompt> prompts = d.prompts() != null ? TrainingData.prompts(Path.of(d.prompts()), tok, d.promptField())
                 : offline.stream().map(Engine.OfflinePair::prompt).toList();
+        offline = TrainingData.truncatePairs(offline, d.maxPromptLength(), tok);
+        prompts = TrainingData.truncatePrompts(prompts, d.maxPromptLength(), tok);
         if (cfg.loop().mode() == LoopSection.Mode.OFFLINE && offline.isEmpty())
             throw new UserInputException("loop.mode = offline needs data.preferences");
 
         int longestPrompt = prompts.stream().mapToInt(p -> p.ids().length).max().orElse(1);
-        int longestPair = offline.stream().mapToInt(p -> p.prompt().ids().length + Math.max(p.chosenIds().length, p.rejectedIds().length) + 1).max().orElse(1);
+        int longestPair = offline.stream().mapToInt(p -> p.prompt().ids().length + Math.max(p.chosenIds().length, p.isUnpaired() ? 0 : p.rejectedIds().length) + 1).max().orElse(1);
         int maxT = cfg.model().maxSeqLen() != null ? cfg.model().maxSeqLen()
                 : Math.min(gc.maxSeqLen(), Math.max(longestPair, longestPrompt + cfg.sampling().maxNewTokens()));
         if (maxT > gc.maxSeqLen()) throw new UserInputException("model.max_seq_len " + maxT + " exceeds the model's " + gc.maxSeqLen() + " positions");
@@ -86,7 +87,7 @@ public final class TrainCommand implements Callable<Integer> {
 
         try (Kernels k = Backends.open(cfg.run().device().name(), cfg.run().threads(), s -> System.out.println("train: " + s))) {
             CausalLm policy = ModelFiles.load(k, dir, maxB, maxT);
-            if (LossConfig.TYPES.contains(cfg.loss().type()) && cfg.loss().type().equals("ppo") && !policy.hasHead())
+            if (Engine.needsValueHead(cfg) && !policy.hasHead())
                 policy = policy.withHead(maxB, maxT, cfg.run().seed(), 0.02);
             CausalLm ref = ModelFiles.load(k, dir, maxB, maxT);
             System.out.printf(Locale.ROOT, "train: model %s (%,d parameters), tokenizer %s%n", gc.describe(), gc.numParameters(), tok.name());
@@ -96,6 +97,11 @@ public final class TrainCommand implements Callable<Integer> {
             TrainingRun.Result r = TrainingRun.run(cfg, k, tok, policy, ref, prompts, offline, out, cp, System.out);
             System.out.printf(Locale.ROOT, "done: %d iterations, %d steps; wrote %s (metrics.jsonl, reward.png, samples.jsonl, checkpoints/, final/)%n",
                     r.iterations(), r.steps(), out);
+            if (r.steps() == 0) {
+                System.err.println("pref4j: the run took no optimiser step: no iteration had a training signal (see the no_signal lines of "
+                        + out.resolve("metrics.jsonl") + "); exit status " + TrainingRun.NO_STEP_EXIT_STATUS);
+                return TrainingRun.NO_STEP_EXIT_STATUS;
+            }
             return 0;
         } catch (NonFiniteException e) {
             System.err.println("pref4j: stopped: " + e.getMessage());

@@ -68,6 +68,20 @@ public final class ConfigDoc {
             sb.append("| `").append(k.key()).append("` | ").append(cell(k.type())).append(" | `")
                     .append(k.defaultValue()).append("` | ").append(cell(k.doc())).append(" |\n");
         }
+        sb.append("""
+
+                ## TRL names
+
+                TRL's argument names (GRPOConfig, DPOConfig, KTOConfig, TrainingArguments) are
+                accepted as top-level keys of a config file and as `--set` keys, each another name
+                for one key above (giving both is an error), e.g. `{"learning_rate": 1e-6,
+                "num_generations": 8, "loss": {"type": "grpo"}}` or `--set num_generations=8`.
+
+                | TRL name | pref4j key |
+                |---|---|
+                """);
+        for (var a : Configs.aliases(TrainConfig.class).entrySet())
+            sb.append("| `").append(a.getKey()).append("` | `").append(a.getValue()).append("` |\n");
         return sb.toString();
     }
 

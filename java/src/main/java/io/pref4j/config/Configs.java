@@ -115,7 +115,7 @@ public final class Configs {
         R r = defaults(type);
         String fileSource = jsonFile == null ? null : jsonFile.toString();
         if (jsonFile != null) {
-            r = bind(new Ctx(type, fileSource), type, r, readFile(jsonFile), "");
+            r = bind(new Ctx(type, fileSource), type, r, applyAliases(type, readFile(jsonFile), fileSource), "");
         }
         List<String[]> applied = new ArrayList<>();
         for (String o : overrides == null ? List.<String>of() : overrides) {
@@ -139,7 +139,7 @@ public final class Configs {
 
     /** Binds a JSON object onto the defaults and validates; {@code source} names it in messages. */
     public static <R extends Record> R fromTree(Class<R> type, JsonNode node, String source) {
-        R r = bind(new Ctx(type, source), type, defaults(type), node, "");
+        R r = bind(new Ctx(type, source), type, defaults(type), applyAliases(type, node, source), "");
         validate(r, k -> source);
         return r;
     }
@@ -157,6 +157,47 @@ public final class Configs {
         return (eq < 0 ? assignment : assignment.substring(0, eq)).trim();
     }
 
+    /**
+     * The record type's top-level key aliases (alias → dotted key), from its static
+     * {@code aliases()} method when it has one (TrainConfig: TRL's argument names).
+     */
+    @SuppressWarnings("unchecked")
+    public static Map<String, String> aliases(Class<?> type) {
+        try {
+            var m = type.getDeclaredMethod("aliases");
+            m.setAccessible(true);
+            return (Map<String, String>) m.invoke(null);
+        } catch (NoSuchMethodException e) {
+            return Map.of();
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(type.getName() + ".aliases(): " + e, e);
+        }
+    }
+
+    /** Moves top-level alias keys of a config object to their dotted keys (both given: an error). */
+    private static JsonNode applyAliases(Class<?> type, JsonNode node, String source) {
+        Map<String, String> aliases = aliases(type);
+        if (!node.isObject() || aliases.isEmpty()) return node;
+        ObjectNode out = ((ObjectNode) node).deepCopy();
+        for (Map.Entry<String, String> a : aliases.entrySet()) {
+            JsonNode v = out.remove(a.getKey());
+            if (v == null) continue;
+            String[] parts = a.getValue().split("\\.");
+            ObjectNode at = out;
+            for (int i = 0; i < parts.length - 1; i++) {
+                JsonNode sub = at.get(parts[i]);
+                if (sub == null) sub = at.putObject(parts[i]);
+                if (!sub.isObject()) throw new UserInputException(source + ": " + parts[i] + " must be an object (a section)");
+                at = (ObjectNode) sub;
+            }
+            String leaf = parts[parts.length - 1];
+            if (at.has(leaf))
+                throw new UserInputException(source + ": " + a.getKey() + " is another name for " + a.getValue() + "; give one of them");
+            at.set(leaf, v);
+        }
+        return out;
+    }
+
     private static <R extends Record> R override(R config, String assignment, boolean check) {
         @SuppressWarnings("unchecked") Class<R> type = (Class<R>) config.getClass();
         String source = "--set " + assignment;
@@ -165,6 +206,7 @@ public final class Configs {
             throw new UserInputException(source + ": expected key=value (e.g. loop.reuse=2)");
         }
         String key = key(assignment);
+        key = aliases(type).getOrDefault(key, key);
         String raw = assignment.substring(eq + 1).trim();
         String[] parts = key.split("\\.", -1);
         if (key.isEmpty() || Arrays.stream(parts).anyMatch(String::isEmpty)) {

@@ -8,10 +8,11 @@ public record DataSection(
         @Doc("Held-out prompts scored every loop.eval_every iterations; null = no evaluation.") @Nullable String evalPrompts,
         @Doc("Name of the prompt field in the JSONL lines.") String promptField,
         @Doc("Name of the preferred-response field in preference lines.") String chosenField,
-        @Doc("Name of the dispreferred-response field in preference lines.") String rejectedField) {
+        @Doc("Name of the dispreferred-response field in preference lines.") String rejectedField,
+        @Doc("Longest prompt in tokens: longer prompts keep their last max_prompt_length tokens (TRL truncates on the left too); 0 = no limit.") int maxPromptLength) {
 
     public static DataSection defaults() {
-        return new DataSection(null, null, null, "prompt", "chosen", "rejected");
+        return new DataSection(null, null, null, "prompt", "chosen", "rejected", 0);
     }
 
     void validate() {
@@ -21,5 +22,6 @@ public record DataSection(
         Check.notBlank("prompt_field", promptField);
         Check.notBlank("chosen_field", chosenField);
         Check.notBlank("rejected_field", rejectedField);
+        Check.atLeast("max_prompt_length", maxPromptLength, 0);
     }
 }

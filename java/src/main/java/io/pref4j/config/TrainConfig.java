@@ -30,6 +30,29 @@ public record TrainConfig(
                 CheckpointSection.defaults(), LogSection.defaults());
     }
 
+    /**
+     * TRL's argument names accepted as top-level keys of a config file and as {@code --set}
+     * keys (GRPOConfig, DPOConfig, KTOConfig, TrainingArguments), each another name for one
+     * pref4j key. num_iterations is GRPO's μ: passes over each generation batch (loop.reuse).
+     */
+    static java.util.Map<String, String> aliases() {
+        java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+        m.put("beta", "loss.beta");
+        m.put("loss_type", "loss.loss_type");
+        m.put("epsilon", "loss.epsilon");
+        m.put("epsilon_high", "loss.epsilon_high");
+        m.put("scale_rewards", "loss.scale_rewards");
+        m.put("importance_sampling_level", "loss.importance_sampling_level");
+        m.put("num_generations", "loop.responses_per_prompt");
+        m.put("num_iterations", "loop.reuse");
+        m.put("max_prompt_length", "data.max_prompt_length");
+        m.put("max_completion_length", "sampling.max_new_tokens");
+        m.put("learning_rate", "optim.lr");
+        m.put("per_device_train_batch_size", "loop.minibatch");
+        m.put("gradient_accumulation_steps", "loop.grad_accum");
+        return m;
+    }
+
     /** Defaults, then the file (may be null), then {@code --set} overrides; validated. */
     public static TrainConfig load(Path file, List<String> overrides) {
         return Configs.load(TrainConfig.class, file, overrides);

@@ -73,6 +73,18 @@ public final class AdamW {
     public MemorySegment firstMoment() { return m; }
     public MemorySegment secondMoment() { return v; }
 
+    /**
+     * {@link #cosineLr(int, int, int, float, float)} computed in double and rounded once (the
+     * training loop's schedule, whose peak is a config double).
+     */
+    public static float cosineLr(int step, int warmup, int totalSteps, double peak, double minFraction) {
+        if (step < warmup) return (float) (peak * (step + 1) / warmup);
+        if (step >= totalSteps) return (float) (peak * minFraction);
+        double progress = (double) (step - warmup) / Math.max(1, totalSteps - warmup);
+        double cos = 0.5 * (1 + Math.cos(Math.PI * progress));
+        return (float) (peak * (minFraction + (1 - minFraction) * cos));
+    }
+
     /** Linear warm-up to peak, then cosine decay to minFraction·peak at totalSteps. */
     public static float cosineLr(int step, int warmup, int totalSteps, float peak, float minFraction) {
         if (step < warmup) return peak * (step + 1) / warmup;

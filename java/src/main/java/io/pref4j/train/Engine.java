@@ -8,12 +8,6 @@ import io.pref4j.config.TrainConfig;
 import io.pref4j.kernel.CounterRng;
 import io.pref4j.kernel.Kernels;
 import io.pref4j.loss.LossResult;
-import io.pref4j.loss.PairBatch;
-import io.pref4j.loss.PairwiseLoss;
-import io.pref4j.loss.PpoBatch;
-import io.pref4j.loss.PpoLoss;
-import io.pref4j.loss.SampleBatch;
-import io.pref4j.loss.SampleLoss;
 import io.pref4j.reward.Completion;
 import io.pref4j.reward.RewardSource;
 import io.pref4j.sample.Generator;
@@ -33,23 +27,44 @@ import java.util.TreeMap;
  * responses per prompt (sampled from the current policy online — with OPTune only for the
  * lowest-ranked ⌈ρB⌉ prompts, the others keeping their stored responses — or taken from the
  * preference data offline, with a mixing ratio between the two); score them with the reward
- * source; build the examples the loss needs; compute reference log-probs once per new
- * response; then T passes of shuffled minibatches with gradient accumulation, clipping and
- * AdamW. All randomness is a function of (seed, iteration), so a run resumed from a
- * checkpoint continues exactly as if never stopped.
+ * source; compute reference log-probs once per new response (when the objective reads
+ * them); build the objective's training units; then T passes of shuffled minibatches with
+ * gradient accumulation, clipping and AdamW. Everything that depends on the loss is in its
+ * {@link Objective} ({@link Objectives#create}); the stored responses are the
+ * {@link RolloutStore}. All randomness is a function of (seed, iteration), so a run resumed
+ * from a checkpoint continues exactly as if never stopped.
  */
 public final class Engine {
 
     /** A prompt of the pool. */
     public record Prompt(String text, int[] ids) {}
 
-    /** A preference pair of the offline data (token ids; responses without end-of-text). */
-    public record OfflinePair(Prompt prompt, String chosen, int[] chosenIds, String rejected, int[] rejectedIds) {}
+    /**
+     * A datum of the offline data (token ids; responses without end-of-text): a preference
+     * pair, or (label 0 or 1, rejected null) one labelled completion, KTO's unpaired form.
+     */
+    public record OfflinePair(Prompt prompt, String chosen, int[] chosenIds, String rejected, int[] rejectedIds, int label) {
+        /** A preference pair. */
+        public OfflinePair(Prompt prompt, String chosen, int[] chosenIds, String rejected, int[] rejectedIds) {
+            this(prompt, chosen, chosenIds, rejected, rejectedIds, -1);
+        }
+
+        /** An unpaired completion with its label (desirable or not). */
+        public static OfflinePair unpaired(Prompt prompt, String completion, int[] ids, boolean desirable) {
+            return new OfflinePair(prompt, completion, ids, null, null, desirable ? 1 : 0);
+        }
+
+        public boolean isUnpaired() {
+            return label >= 0;
+        }
+    }
 
     /**
      * A response with everything computed once: its tokens (ending with end-of-text when the
-     * policy stopped), reward, reference log-prob sum, and for PPO the rollout's per-token
-     * log-probs, reference log-probs and values over the response tokens.
+     * policy stopped), reward, reference log-prob sum, per-token log-probs of the sampling
+     * policy and of the reference (PPO, GRPO), the rollout's values (PPO), its KTO label, and
+     * what the objective computed once per rollout (GRPO's advantage, PPO's per-token
+     * advantages and returns).
      */
     public static final class Response {
         final int[] ids;
@@ -57,6 +72,9 @@ public final class Engine {
         double reward = Double.NaN;
         double refLogp = Double.NaN;
         float[] oldTok, refTok, oldValues;
+        int label = -1;
+        float advantage;
+        float[] advTok, retTok;
 
         Response(int[] ids, boolean eos) {
             this.ids = ids;
@@ -89,9 +107,16 @@ public final class Engine {
     record Example(int prompt, Response chosen, Response rejected) {}
 
     /** What one iteration did. */
+    /**
+     * What one iteration did. online: it sampled responses. idle: why it had no training
+     * signal (no example at all; for GRPO, every group's rewards tied), else null. unfinishedFraction: the fraction of the
+     * iteration's online responses that ran to sampling.max_new_tokens without end-of-text;
+     * tiedFraction: the fraction of its online prompts whose responses all had one reward.
+     */
     public record IterationStats(int iteration, int steps, double rewardMean, int regenerated, int examples,
                                  double tGeneration, double tReward, double tReference, double tTrain,
-                                 Map<String, Double> lastMetrics) {}
+                                 Map<String, Double> lastMetrics, boolean online, String idle,
+                                 double unfinishedFraction, double tiedFraction) {}
 
     /** Receives one line of metrics per optimiser step and the iteration summaries. */
     public interface Listener {
@@ -105,7 +130,7 @@ public final class Engine {
     private final Tokenizer tok;
     private final CausalLm policy, ref;
     private final RewardSource reward;
-    private final io.pref4j.loss.Loss loss;
+    private final Objective objective;
     private final AdamW opt;
     private final io.pref4j.train.run.NanGuard nanGuard = new io.pref4j.train.run.NanGuard();
     private final Generator gen;
@@ -117,15 +142,11 @@ public final class Engine {
     // state that a checkpoint must carry
     private int iteration;
     private int step;
-    private final TreeMap<Integer, Stored> store = new TreeMap<>();
+    private final RolloutStore store = new RolloutStore();
     private final Map<Integer, double[]> offlineCache = new java.util.HashMap<>();
 
-    // per-minibatch buffers, allocated once
     private final int maxRows, maxT;
-    private final Sequences.Packed packed;
-    private final MemorySegment seqLogp, seqRef, seqReward, seqDlogp, chosenIdx, rejectedIdx, lengthsBuf, groupsBuf;
-    private final MemorySegment tokDlogp, tokDvalue, ppoOldLogp, ppoRef, ppoOldValues, ppoScores, ppoMask, ppoAdv, ppoRet;
-    private long tokensSinceStep;
+    private final PolicyPass pass;
 
     /**
      * @param policy   the model being trained (with a head for PPO's value head)
@@ -141,38 +162,22 @@ public final class Engine {
         this.policy = policy;
         this.ref = ref;
         this.reward = reward;
-        this.loss = loss;
+        this.objective = Objectives.create(loss, cfg, k);
         this.prompts = prompts;
         this.offline = offline;
         this.eos = tok.eosId();
         this.seed = cfg.run().seed();
+        objective.check(cfg, policy, !offline.isEmpty());
+        if (!objective.acceptsUnpaired() && offline.stream().anyMatch(OfflinePair::isUnpaired))
+            throw new io.pref4j.UserInputException("data.preferences holds unpaired {\"prompt\", \"completion\", \"label\"} lines, which only loss.type = kto reads; "
+                    + "loss.type = " + loss.config().type() + " needs preference pairs");
         OptimSection o = cfg.optim();
         this.opt = new AdamW(k, policy.layout(), policy.params(), policy.grads(),
                 (float) o.beta1(), (float) o.beta2(), (float) o.eps(), (float) o.weightDecay());
         this.gen = new Generator(policy);
         this.maxRows = policy.maxBatch();
         this.maxT = policy.maxT();
-        this.packed = new Sequences.Packed(maxRows, maxT);
-        seqLogp = k.allocFloats(maxRows);
-        seqRef = k.allocFloats(maxRows);
-        seqReward = k.allocFloats(maxRows);
-        seqDlogp = k.allocFloats(maxRows);
-        chosenIdx = k.allocInts(maxRows);
-        rejectedIdx = k.allocInts(maxRows);
-        lengthsBuf = k.allocInts(maxRows);
-        groupsBuf = k.allocInts(maxRows);
-        long nt = (long) maxRows * maxT;
-        tokDlogp = k.allocFloats(nt);
-        tokDvalue = k.allocFloats(nt);
-        boolean ppo = loss instanceof PpoLoss;
-        ppoOldLogp = ppo ? k.allocFloats(nt) : null;
-        ppoRef = ppo ? k.allocFloats(nt) : null;
-        ppoOldValues = ppo ? k.allocFloats(nt) : null;
-        ppoScores = ppo ? k.allocFloats(maxRows) : null;
-        ppoMask = ppo ? k.allocInts(nt) : null;
-        ppoAdv = ppo ? k.allocFloats(nt) : null;
-        ppoRet = ppo ? k.allocFloats(nt) : null;
-        if (ppo && !policy.hasHead()) throw new IllegalArgumentException("PPO needs a policy with a value head");
+        this.pass = new PolicyPass(k, policy, ref, eos, this::promptIds);
     }
 
     public int iteration() { return iteration; }
@@ -183,12 +188,33 @@ public final class Engine {
     public CausalLm policy() { return policy; }
     /** The policy's generator (its buffers are reused by every generation of the run). */
     public Generator generator() { return gen; }
-    public TreeMap<Integer, Stored> store() { return store; }
+    /** The rollout store (OPTune's stored responses; a checkpoint carries it). */
+    public RolloutStore store() { return store; }
 
     /** Restores the counters a checkpoint saved (weights and moments are restored by the caller). */
     public void restore(int iteration, int step) {
         this.iteration = iteration;
         this.step = step;
+    }
+
+    /** Writes the objective's state (baselines, KL coefficients) into a checkpoint's state. */
+    public void saveObjective(com.fasterxml.jackson.databind.node.ObjectNode state) {
+        objective.save(state);
+    }
+
+    /** Restores {@link #saveObjective}'s state. */
+    public void restoreObjective(com.fasterxml.jackson.databind.node.ObjectNode state) {
+        objective.restore(k, state);
+    }
+
+    /** Whether cfg's objective trains a value head (PPO). */
+    public static boolean needsValueHead(TrainConfig cfg) {
+        return Objectives.create(io.pref4j.loss.Losses.create(cfg.loss()), cfg, null).needsOldValues();
+    }
+
+    /** Examples one prompt gives per iteration (progress estimate). */
+    public static int examplesPerPrompt(TrainConfig cfg) {
+        return Objectives.examplesPerPrompt(cfg);
     }
 
     /** The randomness of one iteration and purpose: a pure function of (seed, iteration, purpose). */
@@ -216,18 +242,18 @@ public final class Engine {
     }
 
     /**
-     * The learning rate of optimiser step s in iteration it: linear warm-up over the first
-     * optim.warmup steps, then constant, or a cosine over the iterations down to
-     * min_lr_fraction. A function of (step, iteration) only, so a resumed run follows the
-     * same schedule.
+     * The learning rate of optimiser step s in iteration it ({@link AdamW#cosineLr}): linear
+     * warm-up over the first optim.warmup steps, then constant, or a cosine over the
+     * iterations (progress it / loop.iterations) down to min_lr_fraction. A function of
+     * (step, iteration) only, so a resumed run follows the same schedule.
      */
     private float lr(int s, int it) {
         OptimSection o = cfg.optim();
-        if (s < o.warmup()) return (float) (o.lr() * (s + 1) / o.warmup());
-        if (o.schedule() == OptimSection.Schedule.CONSTANT) return (float) o.lr();
-        double progress = (double) it / Math.max(1, cfg.loop().iterations());
-        double cos = 0.5 * (1 + Math.cos(Math.PI * progress));
-        return (float) (o.lr() * (o.minLrFraction() + (1 - o.minLrFraction()) * cos));
+        double min = o.schedule() == OptimSection.Schedule.CONSTANT ? 1 : o.minLrFraction();
+        int iters = Math.max(1, cfg.loop().iterations());
+        // during warm-up the step counts; after it the iteration does
+        return s < o.warmup() ? AdamW.cosineLr(s, o.warmup(), o.warmup() + iters, o.lr(), min)
+                : AdamW.cosineLr(o.warmup() + it, o.warmup(), o.warmup() + iters, o.lr(), min);
     }
 
     // ------------------------------------------------------------------ the loop
@@ -291,7 +317,7 @@ public final class Engine {
             for (int r = 0; r < regen.length; r++) {
                 int pi = idx[regen[r]];
                 double[] rw = Arrays.stream(responses[r]).mapToDouble(x -> x.reward).toArray();
-                store.put(pi, new Stored(pi, responses[r], Pairs.build(rw, pairMode(), loop.threshold())));
+                store.put(new Stored(pi, responses[r], Pairs.build(rw, pairMode(), loop.threshold())));
             }
             for (int i = 0; i < nOnline; i++) batch.add(store.get(idx[i]));
             // 4. reference log-probs of the new responses only
@@ -320,45 +346,42 @@ public final class Engine {
             tRef += secs(t0);
         }
 
-        // 3. examples
-        List<Example> examples = new ArrayList<>();
-        List<List<Example>> groups = new ArrayList<>();
+        // 3. examples: the objective's units of each prompt's stored responses
+        List<List<Example>> units = new ArrayList<>();
         double rewardSum = 0;
-        int rewardCount = 0;
+        int rewardCount = 0, unfinished = 0, tied = 0, onlinePrompts = 0;
         for (Stored s : batch) {
+            double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
             for (Response r : s.responses()) {
                 rewardSum += r.reward;
                 rewardCount++;
+                if (!r.eos) unfinished++;
+                lo = Math.min(lo, r.reward);
+                hi = Math.max(hi, r.reward);
             }
+            onlinePrompts++;
+            if (s.responses().length > 1 && !(hi > lo)) tied++;
         }
-        for (List<Stored> part : List.of(batch, offBatch)) {
-            for (Stored s : part) {
-                if (loss instanceof PairwiseLoss) {
-                    for (Pairs.Pair p : s.pairs()) examples.add(new Example(s.prompt(), s.responses()[p.chosen()], s.responses()[p.rejected()]));
-                } else {
-                    List<Example> g = new ArrayList<>();
-                    boolean sftOnChosen = part == offBatch && isSft();
-                    Response[] rs = sftOnChosen ? new Response[]{s.responses()[0]} : s.responses();
-                    for (Response r : rs) g.add(new Example(s.prompt(), r, null));
-                    groups.add(g);
-                }
-            }
-        }
-        // 5. T passes of shuffled minibatches
+        for (Stored s : batch) units.addAll(objective.units(s, false));
+        for (Stored s : offBatch) units.addAll(objective.units(s, true));
+        List<Example> all = new ArrayList<>();
+        for (List<Example> u : units) all.addAll(u);
+
+        // 4b. once per rollout (GRPO's advantages, PPO's GAE and whitening); 5. T passes of shuffled minibatches
         long t0 = System.nanoTime();
         int steps0 = step;
         Map<String, Double> last = Map.of();
         double rewardMean = rewardCount == 0 ? Double.NaN : rewardSum / rewardCount;
-        if (loss instanceof PpoLoss ppo) {
-            last = trainPpo(ppo, groups, it, listener, rewardMean, t0, tGen, tRew, tRef, regenerated);
-        } else {
+        if (!all.isEmpty()) {
+            objective.beginRollout(pass, all);
             SplittableRandom shuffle = rng(it, 2);
-            for (int pass = 0; pass < loop.reuse(); pass++) {
-                List<List<Example>> minibatches = minibatches(examples, groups, shuffle);
+            int cap = Math.max(1, objective.minibatchCap(loop.minibatch(), maxRows));
+            for (int p = 0; p < loop.reuse(); p++) {
+                List<List<Example>> minibatches = minibatches(units, cap, shuffle);
                 int accum = 0;
                 for (List<Example> mb : minibatches) {
                     if (accum == 0) policy.zeroGrad();
-                    LossResult res = lossAndBackward(mb);
+                    LossResult res = objective.lossAndBackward(pass, mb);
                     last = res.metrics();
                     accum++;
                     if (accum == loop.gradAccum() || mb == minibatches.get(minibatches.size() - 1)) {
@@ -367,16 +390,23 @@ public final class Engine {
                     }
                 }
             }
+            objective.endRollout(all);
         }
         double tTrain = secs(t0);
         iteration = it + 1;
-        int n = loss instanceof PairwiseLoss ? examples.size() : groups.stream().mapToInt(List::size).sum();
-        return new IterationStats(it, step - steps0, rewardMean, regenerated, n, tGen, tRew, tRef, tTrain, last);
-    }
-
-    private boolean isSft() {
-        String t = loss.config().type();
-        return t.equals("sft") || t.equals("nll");
+        String idle = null;
+        if (!all.isEmpty() && objective.needsRewardSpread() && onlinePrompts > 0 && tied == onlinePrompts && offBatch.isEmpty()) {
+            idle = "all rewards tied within every prompt (every advantage is 0)"
+                    + (unfinished == rewardCount ? "; no response finished (every one ran to sampling.max_new_tokens)" : "");
+        } else if (all.isEmpty()) {
+            int responses = rewardCount;
+            idle = onlinePrompts == 0 ? "no examples" : tied == onlinePrompts
+                    ? "all rewards tied within every prompt (no pair differs)" + (unfinished == responses ? "; no response finished (every one ran to sampling.max_new_tokens)" : "")
+                    : unfinished == responses ? "no response finished (every one ran to sampling.max_new_tokens)" : "no example passed loop.threshold";
+        }
+        return new IterationStats(it, step - steps0, rewardMean, regenerated, all.size(), tGen, tRew, tRef, tTrain, last,
+                nOnline > 0, idle, rewardCount == 0 ? 0 : (double) unfinished / rewardCount,
+                onlinePrompts == 0 ? 0 : (double) tied / onlinePrompts);
     }
 
     private Pairs.Mode pairMode() {
@@ -415,7 +445,7 @@ public final class Engine {
             for (int i = 0; i < got.length; i++) {
                 int[] w = rowsWhere.get(start + i);
                 Response resp = new Response(got[i].tokens(), got[i].endedWithEos());
-                if (loss instanceof PpoLoss) resp.oldTok = got[i].logps();
+                if (objective.needsOldTokens()) resp.oldTok = got[i].logps();
                 out[w[0]][w[1]] = resp;
             }
         }
@@ -424,8 +454,8 @@ public final class Engine {
 
     /** Fills refLogp (and PPO's per-token reference log-probs) of new responses with π_ref. */
     private void referenceLogps(List<Sequences.Seq> seqs, List<Response> owners) {
-        if (seqs.isEmpty()) return;
-        boolean ppo = loss instanceof PpoLoss;
+        if (seqs.isEmpty() || !objective.needsReference()) return;
+        boolean ppo = objective.needsReferenceTokens();
         int rows = ref.maxBatch();
         Sequences.Packed p = new Sequences.Packed(rows, ref.maxT());
         for (int start = 0; start < seqs.size(); start += rows) {
@@ -448,11 +478,11 @@ public final class Engine {
                 resp.refTok = tokRef;
             }
         }
-        if (ppo) {
+        if (objective.needsOldValues()) {
             // the rollout's values: the current policy's value head (before any update)
             for (int start = 0; start < seqs.size(); start += maxRows) {
                 List<Sequences.Seq> b = seqs.subList(start, Math.min(seqs.size(), start + maxRows));
-                Sequences.pack(b, eos, packed);
+                Sequences.Packed packed = Sequences.pack(b, eos, pass.packed);
                 policy.forward(packed.tokens(), packed.lengths(), packed.targets(), packed.B, packed.T);
                 float[] v = policy.headValues();
                 for (int r = 0; r < packed.B; r++) {
@@ -468,16 +498,33 @@ public final class Engine {
     /** The stored pair for offline datum di, with rewards and reference log-probs computed once. */
     private Stored offlineStored(int di) {
         OfflinePair d = offline.get(di);
+        if (d.isUnpaired()) {
+            Response c = new Response(withEos(d.chosenIds()), true);
+            double[] cached = offlineCache.get(di);
+            if (cached == null) {
+                double rw = objective.scoresOfflineData()
+                        ? reward.score(List.of(new Completion(d.prompt().text(), d.chosen(), d.prompt().ids(), d.chosenIds())))[0]
+                        : Double.NaN;
+                double refs = objective.needsReference()
+                        ? Sequences.logp(ref, List.of(new Sequences.Seq(d.prompt().ids(), c.ids)), eos)[0] : Double.NaN;
+                cached = new double[]{rw, refs};
+                offlineCache.put(di, cached);
+            }
+            c.reward = cached[0];
+            c.refLogp = cached[1];
+            c.label = d.label();
+            return new Stored(-1 - di, new Response[]{c}, List.of());
+        }
         Response c = new Response(withEos(d.chosenIds()), true), r = new Response(withEos(d.rejectedIds()), true);
         double[] cached = offlineCache.get(di);
         if (cached == null) {
             double[] rw = {Double.NaN, Double.NaN};
-            if (needsRewards()) {
+            if (objective.scoresOfflineData()) {
                 rw = reward.score(List.of(new Completion(d.prompt().text(), d.chosen(), d.prompt().ids(), d.chosenIds()),
                         new Completion(d.prompt().text(), d.rejected(), d.prompt().ids(), d.rejectedIds())));
             }
-            double[] refs = Sequences.logp(ref, List.of(new Sequences.Seq(d.prompt().ids(), c.ids),
-                    new Sequences.Seq(d.prompt().ids(), r.ids)), eos);
+            double[] refs = objective.needsReference() ? Sequences.logp(ref, List.of(new Sequences.Seq(d.prompt().ids(), c.ids),
+                    new Sequences.Seq(d.prompt().ids(), r.ids)), eos) : new double[]{Double.NaN, Double.NaN};
             cached = new double[]{rw[0], rw[1], refs[0], refs[1]};
             offlineCache.put(di, cached);
         }
@@ -485,13 +532,10 @@ public final class Engine {
         r.reward = cached[1];
         c.refLogp = cached[2];
         r.refLogp = cached[3];
+        c.label = 1;   // KTO reads a pair as a desirable and an undesirable completion
+        r.label = 0;
         // the data's order is the preference: chosen first
         return new Stored(-1 - di, new Response[]{c, r}, List.of(new Pairs.Pair(0, 1)));
-    }
-
-    private boolean needsRewards() {
-        if (loss instanceof PairwiseLoss pl) return pl.needsRewards();
-        return !isSft();
     }
 
     private int[] withEos(int[] ids) {
@@ -500,201 +544,52 @@ public final class Engine {
         return out;
     }
 
-    /** Shuffled minibatches: M pairs, or whole prompt groups of about M samples. */
-    private List<List<Example>> minibatches(List<Example> pairs, List<List<Example>> groups, SplittableRandom r) {
-        int M = cfg.loop().minibatch();
+    /** Shuffled minibatches of whole units, each of at most cap examples (a unit larger than cap is alone). */
+    private static List<List<Example>> minibatches(List<List<Example>> units, int cap, SplittableRandom r) {
         List<List<Example>> out = new ArrayList<>();
-        if (loss instanceof PairwiseLoss) {
-            int cap = Math.min(M, maxRows / 2);
-            int[] perm = permutation(pairs.size(), r);
-            for (int s = 0; s < perm.length; s += cap) {
-                List<Example> mb = new ArrayList<>();
-                for (int i = s; i < Math.min(perm.length, s + cap); i++) mb.add(pairs.get(perm[i]));
+        int[] perm = permutation(units.size(), r);
+        List<Example> mb = new ArrayList<>();
+        for (int ui : perm) {
+            List<Example> u = units.get(ui);
+            if (!mb.isEmpty() && mb.size() + u.size() > cap) {
                 out.add(mb);
+                mb = new ArrayList<>();
             }
-        } else {
-            int[] perm = permutation(groups.size(), r);
-            List<Example> mb = new ArrayList<>();
-            for (int gi : perm) {
-                List<Example> g = groups.get(gi);
-                if (!mb.isEmpty() && (mb.size() + g.size() > Math.min(M, maxRows))) {
-                    out.add(mb);
-                    mb = new ArrayList<>();
-                }
-                mb.addAll(g);
-            }
-            if (!mb.isEmpty()) out.add(mb);
+            mb.addAll(u);
         }
+        if (!mb.isEmpty()) out.add(mb);
         return out;
-    }
-
-    /** Forward of the minibatch's sequences, the fused loss, and the backward (accumulating gradients). */
-    private LossResult lossAndBackward(List<Example> mb) {
-        List<Sequences.Seq> seqs = new ArrayList<>();
-        boolean pairwise = loss instanceof PairwiseLoss;
-        int n = mb.size();
-        float[] refs = new float[pairwise ? 2 * n : n], rewards = new float[refs.length];
-        int[] lens = new int[refs.length], grp = new int[refs.length];
-        Map<Integer, Integer> groupIds = new LinkedHashMap<>();
-        for (int i = 0; i < n; i++) {
-            Example e = mb.get(i);
-            int[] p = promptIds(e.prompt());
-            seqs.add(new Sequences.Seq(p, e.chosen().ids));
-            refs[i] = (float) e.chosen().refLogp;
-            rewards[i] = (float) e.chosen().reward;
-            lens[i] = e.chosen().ids.length;
-            grp[i] = groupIds.computeIfAbsent(e.prompt(), x -> groupIds.size());
-        }
-        if (pairwise) {
-            for (int i = 0; i < n; i++) {
-                Example e = mb.get(i);
-                seqs.add(new Sequences.Seq(promptIds(e.prompt()), e.rejected().ids));
-                refs[n + i] = (float) e.rejected().refLogp;
-                rewards[n + i] = (float) e.rejected().reward;
-                lens[n + i] = e.rejected().ids.length;
-            }
-        }
-        int S = seqs.size();
-        Sequences.pack(seqs, eos, packed);
-        int B = packed.B, T = packed.T;
-        for (int b = 0; b < B; b++) tokensSinceStep += packed.lengths[b];
-        policy.forward(packed.tokens(), packed.lengths(), packed.targets(), B, T);
-        k.rowSum(seqLogp, policy.tokenLogpBuffer(), B, T);
-        k.write(seqRef, refs);
-        k.write(seqReward, rewards);
-        LossResult res;
-        if (loss instanceof PairwiseLoss pl) {
-            int[] ci = new int[n], ri = new int[n];
-            for (int i = 0; i < n; i++) {
-                ci[i] = i;
-                ri[i] = n + i;
-            }
-            k.writeInts(chosenIdx, ci);
-            k.writeInts(rejectedIdx, ri);
-            res = pl.compute(k, new PairBatch(seqLogp, seqRef, seqReward, chosenIdx, rejectedIdx, S, n), seqDlogp);
-        } else {
-            SampleLoss sl = (SampleLoss) loss;
-            k.writeInts(lengthsBuf, lens);
-            k.writeInts(groupsBuf, grp);
-            res = sl.compute(k, new SampleBatch(seqLogp, seqRef, lengthsBuf, seqReward, groupsBuf, S, groupIds.size(),
-                    meanEntropy(B, T)), seqDlogp);
-        }
-        // per-sequence gradient → every response token of the row (the log-prob gather ignores the rest)
-        k.rowBroadcast(tokDlogp, seqDlogp, B, T);
-        policy.backwardFromBuffers(tokDlogp, null, null);
-        return res;
-    }
-
-    /** Mean per-token entropy of the policy over the packed batch's response tokens (the last forward's). */
-    private double meanEntropy(int B, int T) {
-        float[] h = policy.tokenEntropy();
-        double sum = 0;
-        int n = 0;
-        for (int i = 0; i < B * T; i++) {
-            if (packed.targets[i] >= 0) {
-                sum += h[i];
-                n++;
-            }
-        }
-        return n == 0 ? Double.NaN : sum / n;
     }
 
     private int[] promptIds(int prompt) {
         return prompt >= 0 ? prompts.get(prompt).ids() : offline.get(-1 - prompt).prompt().ids();
     }
 
-    /** Clipping (with the NaN guard) and one AdamW step; reports the step's metrics. */
+    /** Gradient scaling for accumulation, the NaN guard, clipping and one AdamW step; reports the step's metrics. */
     private void optimizerStep(LossResult res, int accum, Listener listener, int it, double rewardMean,
                                long trainStart, double tGen, double tRew, double tRef, int regenerated) {
         if (accum > 1) k.scale(policy.grads(), policy.layout().size(), 1f / accum);
         nanGuard.check(step, "loss", res.loss());
-        double norm = nanGuard.check(step, "grad_norm", opt.gradNorm());
-        double clip = cfg.optim().clip();
-        if (clip > 0 && norm > clip) k.scale(policy.grads(), policy.layout().size(), (float) (clip / (norm + 1e-6)));
+        double norm = nanGuard.check(step, "grad_norm", opt.clipGradNorm(cfg.optim().clip()));
         float rate = lr(step, it);
         opt.step(rate);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("step", step);
         m.put("iteration", it);
         m.putAll(res.metrics());
-        m.put("reward_mean", rewardMean);
+        boolean online = cfg.loop().mode() == LoopSection.Mode.ONLINE;
+        if (online) m.put("reward_mean", rewardMean);
         m.put("lr", (double) rate);
         m.put("grad_norm", norm);
-        m.put("regenerated", regenerated);
-        m.put("time_generation", tGen);
-        m.put("time_reward", tRew);
+        if (online) {
+            m.put("regenerated", regenerated);
+            m.put("time_generation", tGen);
+            m.put("time_reward", tRew);
+        }
         m.put("time_reference", tRef);
         m.put("time_train", secs(trainStart));
-        m.put("tokens", tokensSinceStep);
-        tokensSinceStep = 0;
+        m.put("tokens", pass.takeTokens());
         step++;
         listener.step(m);
-    }
-
-    /** PPO: advantages over the whole rollout once, then T epochs of minibatches. */
-    private Map<String, Double> trainPpo(PpoLoss ppo, List<List<Example>> groups, int it, Listener listener,
-                                         double rewardMean, long t0, double tGen, double tRew, double tRef, int regenerated) {
-        List<Example> rows = new ArrayList<>();
-        for (List<Example> g : groups) rows.addAll(g);
-        Map<String, Double> last = Map.of();
-        SplittableRandom shuffle = rng(it, 3);
-        int M = Math.min(cfg.loop().minibatch(), maxRows);
-        for (int pass = 0; pass < cfg.loop().reuse(); pass++) {
-            int[] perm = permutation(rows.size(), shuffle);
-            for (int s = 0; s < perm.length; s += M) {
-                List<Example> mb = new ArrayList<>();
-                for (int i = s; i < Math.min(perm.length, s + M); i++) mb.add(rows.get(perm[i]));
-                policy.zeroGrad();
-                LossResult res = ppoMinibatch(ppo, mb);
-                last = res.metrics();
-                optimizerStep(res, 1, listener, it, rewardMean, t0, tGen, tRew, tRef, regenerated);
-            }
-        }
-        double kl = 0;
-        for (Example e : rows) {
-            double sum = 0;
-            for (int j = 0; j < e.chosen().ids.length; j++) sum += e.chosen().oldTok[j] - e.chosen().refTok[j];
-            kl += sum / rows.size();
-        }
-        ppo.klController().update(kl, rows.size());
-        return last;
-    }
-
-    private LossResult ppoMinibatch(PpoLoss ppo, List<Example> mb) {
-        List<Sequences.Seq> seqs = new ArrayList<>();
-        for (Example e : mb) seqs.add(new Sequences.Seq(promptIds(e.prompt()), e.chosen().ids));
-        Sequences.pack(seqs, eos, packed);
-        int B = packed.B, T = packed.T;
-        float[] old = new float[B * T], refT = new float[B * T], oldV = new float[B * T], scores = new float[B];
-        int[] mask = new int[B * T];
-        for (int r = 0; r < B; r++) {
-            Response resp = mb.get(r).chosen();
-            int prompt = Math.max(1, seqs.get(r).prompt().length);
-            scores[r] = (float) resp.reward;
-            for (int j = 0; j < resp.ids.length; j++) {
-                int t = r * T + prompt - 1 + j;
-                old[t] = resp.oldTok[j];
-                refT[t] = resp.refTok[j];
-                oldV[t] = resp.oldValues[j];
-                mask[t] = 1;
-            }
-        }
-        k.write(ppoOldLogp, old);
-        k.write(ppoRef, refT);
-        k.write(ppoOldValues, oldV);
-        k.write(ppoScores, scores);
-        k.writeInts(ppoMask, mask);
-        for (int r = 0; r < B; r++) tokensSinceStep += packed.lengths[r];
-        policy.forward(packed.tokens(), packed.lengths(), packed.targets(), B, T);
-        PpoBatch b = new PpoBatch(policy.tokenLogpBuffer(), ppoOldLogp, ppoRef, policy.headBuffer(), ppoOldValues,
-                ppoScores, ppoMask, ppoAdv, ppoRet, B, T, meanEntropy(B, T));
-        Map<String, Double> adv = ppo.advantages(k, b);
-        LossResult res = ppo.compute(k, b, tokDlogp, tokDvalue);
-        policy.backwardFromBuffers(tokDlogp, null, tokDvalue);
-        Map<String, Double> m = new LinkedHashMap<>(res.metrics());
-        m.put("rollout_reward", adv.get("reward"));
-        m.put("kl", adv.get("kl"));
-        m.put("kl_coef", adv.get("kl_coef"));
-        return new LossResult(res.loss(), m);
     }
 }

@@ -15,8 +15,6 @@ import io.pref4j.io.SafeTensors;
 import io.pref4j.kernel.Kernels;
 import io.pref4j.loss.Loss;
 import io.pref4j.loss.Losses;
-import io.pref4j.loss.PpoLoss;
-import io.pref4j.loss.SampleLoss;
 import io.pref4j.model.ParameterLayout;
 import io.pref4j.reward.Completion;
 import io.pref4j.reward.LengthRewards;
@@ -54,6 +52,9 @@ public final class TrainingRun {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** The process exit status of a run that ended without taking any optimiser step (no training signal). */
+    public static final int NO_STEP_EXIT_STATUS = 4;
+
     /** What a run produced. */
     public record Result(Path out, int iterations, int steps, double lastReward, Path lastCheckpoint) {}
 
@@ -84,12 +85,6 @@ public final class TrainingRun {
         Files.createDirectories(out);
         RewardConfig rc = rewardSource != null ? null : resolveReward(cfg, tok, ref, prompts, log);
         Loss loss = Losses.create(cfg.loss());
-        if (loss instanceof PpoLoss && !policy.hasHead())
-            throw new IllegalArgumentException("PPO needs a policy with a value head");
-        if (loss instanceof SampleLoss sl && cfg.loop().mode() == io.pref4j.config.LoopSection.Mode.ONLINE
-                && cfg.loop().responsesPerPrompt() < sl.minGroupSize())
-            throw new UserInputException("loss.baseline = " + cfg.loss().baseline() + " needs loop.responses_per_prompt >= "
-                    + sl.minGroupSize() + ", got " + cfg.loop().responsesPerPrompt());
         if (cfg.loop().mode() == io.pref4j.config.LoopSection.Mode.ONLINE && prompts.isEmpty())
             throw new UserInputException("online training needs prompts: set data.prompts (or data.preferences)");
         AtomicFiles.replace(out.resolve("config.json"), (Configs.toJson(cfg) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -113,17 +108,19 @@ public final class TrainingRun {
             Path[] lastCkpt = {resume == null ? null : resume.dir()};
             double[] lastReward = {Double.NaN};
             Map<String, Object>[] pending = new Map[1];
+            List<Engine.IterationStats> stats = new ArrayList<>();
             Engine.Listener listener = new Engine.Listener() {
                 @Override public void step(Map<String, Object> m) {
                     if (pending[0] != null) logLine(metrics, pending[0]);
                     pending[0] = m;
-                    double r = ((Number) m.get("reward_mean")).doubleValue();
+                    double r = m.get("reward_mean") instanceof Number n ? n.doubleValue() : Double.NaN;
                     progress.update(((Number) m.get("step")).longValue(), r, ((Number) m.get("loss")).doubleValue(),
                             ((Number) m.get("tokens")).longValue());
                 }
 
                 @Override public void iteration(Engine.IterationStats s) {
                     lastReward[0] = s.rewardMean();
+                    stats.add(s);
                     if (pending[0] != null) {
                         Map<String, Object> m = pending[0];
                         pending[0] = null;
@@ -131,10 +128,19 @@ public final class TrainingRun {
                         if (every > 0 && (s.iteration() + 1) % every == 0) m.put("eval_reward", evaluate(engine, cfg, tok, reward, evalPrompts));
                         logLine(metrics, m);
                     }
-                    progress.println(String.format(Locale.ROOT,
-                            "iteration %d/%d  reward %.4f  regenerated %d  examples %d  time: generation %.2fs reward %.2fs reference %.2fs train %.2fs",
-                            s.iteration() + 1, cfg.loop().iterations(), s.rewardMean(), s.regenerated(), s.examples(),
-                            s.tGeneration(), s.tReward(), s.tReference(), s.tTrain()));
+                    if (s.idle() != null) {
+                        // an iteration without training signal still leaves a line saying why
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        m.put("iteration", s.iteration());
+                        m.put("no_signal", s.idle());
+                        if (s.online()) {
+                            m.put("reward_mean", s.rewardMean());
+                            m.put("unfinished_fraction", s.unfinishedFraction());
+                            m.put("tied_fraction", s.tiedFraction());
+                        }
+                        metrics.log(engine.step() - 1, m);   // "step": the last optimiser step before it (-1: none yet)
+                    }
+                    progress.println(iterationLine(s, cfg.loop().iterations()));
                 }
             };
             try {
@@ -158,10 +164,18 @@ public final class TrainingRun {
             }
             progress.finish();
             metrics.close();
+            String warning = noSignalWarning(stats);
+            if (warning != null) log.println(warning);
             lastCkpt[0] = save(ckpts, engine, loss, cfg, tok);
             writeFinal(policy, out.resolve(ModelFiles.FINAL), tok, cfg.model().init());
             Plot.write(out.resolve("metrics.jsonl"), out.resolve("reward.png"));
-            writeSamples(engine, cfg, tok, reward, evalPrompts, out.resolve("samples.jsonl"));
+            int nSamples = Math.min(cfg.log().finalSamples(), evalPrompts.size());
+            if (nSamples > 0) {
+                long t0 = System.nanoTime();
+                log.printf(Locale.ROOT, "samples: the final policy on %d prompts (log.final_samples; 0 skips this step)...%n", nSamples);
+                writeSamples(engine, cfg, tok, reward, evalPrompts, nSamples, out.resolve("samples.jsonl"));
+                log.printf(Locale.ROOT, "samples: wrote %s in %.1fs%n", out.resolve("samples.jsonl"), (System.nanoTime() - t0) / 1e9);
+            }
             return new Result(out, engine.iteration(), engine.step(), lastReward[0], lastCkpt[0]);
         }
     }
@@ -188,10 +202,45 @@ public final class TrainingRun {
             ModelFiles.copyTokenizerFiles(ModelFiles.resolveModelDir(Path.of(init)), dir);
     }
 
+    /** The console line of one iteration (offline iterations show no reward and no generation timings). */
+    static String iterationLine(Engine.IterationStats s, int iterations) {
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "iteration %d/%d", s.iteration() + 1, iterations));
+        if (s.online()) b.append(String.format(Locale.ROOT, "  reward %.4f  regenerated %d", s.rewardMean(), s.regenerated()));
+        b.append("  examples ").append(s.examples());
+        if (s.idle() != null) b.append("  (no training signal: ").append(s.idle()).append(')');
+        b.append("  time:");
+        if (s.online()) b.append(String.format(Locale.ROOT, " generation %.2fs reward %.2fs", s.tGeneration(), s.tReward()));
+        b.append(String.format(Locale.ROOT, " reference %.2fs train %.2fs", s.tReference(), s.tTrain()));
+        return b.toString();
+    }
+
+    /**
+     * A warning when most iterations of the run (more than half) had no training signal,
+     * naming the likely cause from the online responses: rewards tied within every prompt,
+     * responses that never reached end-of-text; null otherwise.
+     */
+    static String noSignalWarning(List<Engine.IterationStats> stats) {
+        if (stats.isEmpty()) return null;
+        long idle = stats.stream().filter(s -> s.idle() != null).count();
+        if (2 * idle <= stats.size()) return null;
+        double unfinished = stats.stream().mapToDouble(Engine.IterationStats::unfinishedFraction).average().orElse(0);
+        double tied = stats.stream().mapToDouble(Engine.IterationStats::tiedFraction).average().orElse(0);
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
+                "warning: %d of %d iterations had no training signal", idle, stats.size()));
+        List<String> causes = new ArrayList<>();
+        if (tied > 0.5) causes.add(String.format(Locale.ROOT,
+                "the responses to a prompt all got the same reward (%.0f%% of prompts): check the reward, raise sampling.temperature or loop.responses_per_prompt", 100 * tied));
+        if (unfinished > 0.5) causes.add(String.format(Locale.ROOT,
+                "%.0f%% of responses never ended (no end-of-text within sampling.max_new_tokens): a base model may need more tokens, a stop token or SFT first", 100 * unfinished));
+        if (causes.isEmpty()) causes.add("no example passed the pair construction (loop.pairs, loop.threshold)");
+        b.append("; likely cause: ").append(String.join("; ", causes));
+        return b.toString();
+    }
+
     /** Optimiser steps the run will take, for the ETA (exact for best-vs-worst pairs and per-sample losses). */
     static long estimatedSteps(TrainConfig cfg) {
         var l = cfg.loop();
-        long examples = cfg.loss().type().matches("dpo|ipo|hinge|wdpo") ? l.promptBatch() : (long) l.promptBatch() * l.responsesPerPrompt();
+        long examples = (long) l.promptBatch() * Engine.examplesPerPrompt(cfg);
         long minibatches = (examples + l.minibatch() - 1) / l.minibatch() * l.reuse();
         return (long) l.iterations() * Math.max(1, (minibatches + l.gradAccum() - 1) / l.gradAccum());
     }
@@ -265,8 +314,8 @@ public final class TrainingRun {
     }
 
     private static void writeSamples(Engine engine, TrainConfig cfg, Tokenizer tok, RewardSource reward,
-                                     List<Engine.Prompt> prompts, Path file) {
-        List<Completion> done = sampleCompletions(engine, cfg, tok, prompts, 64);
+                                     List<Engine.Prompt> prompts, int n, Path file) {
+        List<Completion> done = sampleCompletions(engine, cfg, tok, prompts, n);
         double[] r = done.isEmpty() ? new double[0] : reward.score(done);
         List<Map<String, Object>> rows = new ArrayList<>();
         for (int i = 0; i < done.size(); i++) {
@@ -300,12 +349,8 @@ public final class TrainingRun {
         state.put("iteration", engine.iteration());
         state.put("step", engine.step());
         state.put("adam_step", engine.optimizer().stepCount());
-        if (loss instanceof SampleLoss sl) {
-            double[] b = sl.baselineState();
-            state.putArray("baseline").add(b[0]).add(b[1]);
-        }
-        if (loss instanceof PpoLoss ppo) state.put("kl_coef", ppo.klController().coef());
-        state.set("store", storeToJson(engine));
+        engine.saveObjective(state);
+        state.set("store", engine.store().toJson());
         Checkpoints.Save s = new Checkpoints.Save(engine.step(), model, optim, state, Configs.toTree(cfg),
                 dir -> {
                     ModelFiles.writeConfig(p.config(), dir, tok.name());
@@ -331,70 +376,8 @@ public final class TrainingRun {
             engine.optimizer().restoreStep(s.path("adam_step").asInt());
         }
         engine.restore(s.path("iteration").asInt(), s.path("step").asInt());
-        if (loss instanceof SampleLoss sl && s.has("baseline"))
-            sl.setBaselineState(k, s.get("baseline").get(0).asDouble(), s.get("baseline").get(1).asDouble() != 0);
-        if (loss instanceof PpoLoss ppo && s.has("kl_coef")) ppo.klController().setCoef(s.get("kl_coef").asDouble());
-        storeFromJson(engine, s.get("store"));
+        engine.restoreObjective(s);
+        engine.store().restore(s.get("store"));
     }
 
-    private static ArrayNode storeToJson(Engine engine) {
-        ArrayNode arr = JSON.createArrayNode();
-        for (Engine.Stored st : engine.store().values()) {
-            ObjectNode o = arr.addObject();
-            o.put("prompt", st.prompt());
-            ArrayNode rs = o.putArray("responses");
-            for (Engine.Response r : st.responses()) {
-                ObjectNode ro = rs.addObject();
-                ArrayNode ids = ro.putArray("ids");
-                for (int id : r.ids) ids.add(id);
-                ro.put("eos", r.eos);
-                ro.put("reward", r.reward);
-                ro.put("ref", r.refLogp);
-                putFloats(ro, "old", r.oldTok);
-                putFloats(ro, "ref_tok", r.refTok);
-                putFloats(ro, "old_values", r.oldValues);
-            }
-            ArrayNode pairs = o.putArray("pairs");
-            for (Pairs.Pair pr : st.pairs()) pairs.addArray().add(pr.chosen()).add(pr.rejected());
-        }
-        return arr;
-    }
-
-    private static void putFloats(ObjectNode o, String key, float[] x) {
-        if (x == null) return;
-        ArrayNode a = o.putArray(key);
-        for (float f : x) a.add(f);
-    }
-
-    private static float[] floats(JsonNode n) {
-        if (n == null || n.isNull()) return null;
-        float[] out = new float[n.size()];
-        for (int i = 0; i < out.length; i++) out[i] = (float) n.get(i).asDouble();
-        return out;
-    }
-
-    private static void storeFromJson(Engine engine, JsonNode arr) {
-        engine.store().clear();
-        if (arr == null) return;
-        for (JsonNode o : arr) {
-            JsonNode rs = o.get("responses");
-            Engine.Response[] responses = new Engine.Response[rs.size()];
-            for (int i = 0; i < responses.length; i++) {
-                JsonNode ro = rs.get(i);
-                int[] ids = new int[ro.get("ids").size()];
-                for (int j = 0; j < ids.length; j++) ids[j] = ro.get("ids").get(j).asInt();
-                Engine.Response r = new Engine.Response(ids, ro.get("eos").asBoolean());
-                r.reward = ro.get("reward").asDouble();
-                r.refLogp = ro.get("ref").asDouble();
-                r.oldTok = floats(ro.get("old"));
-                r.refTok = floats(ro.get("ref_tok"));
-                r.oldValues = floats(ro.get("old_values"));
-                responses[i] = r;
-            }
-            List<Pairs.Pair> pairs = new ArrayList<>();
-            for (JsonNode pr : o.get("pairs")) pairs.add(new Pairs.Pair(pr.get(0).asInt(), pr.get(1).asInt()));
-            int prompt = o.get("prompt").asInt();
-            engine.store().put(prompt, new Engine.Stored(prompt, responses, pairs));
-        }
-    }
 }

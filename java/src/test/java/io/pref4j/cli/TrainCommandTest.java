@@ -80,16 +80,37 @@ class TrainCommandTest {
             Path out = dir.resolve("run-" + name);
             List<String> args = quick(c, out);
             if (name.equals("learned-reward")) args.addAll(List.of("--set", "reward.model=" + rm));
+            if (name.equals("kto")) args.addAll(List.of("--set", "data.preferences=" + REPO.resolve("data/kto.jsonl")));
             if (name.equals("external-reward"))
                 args.addAll(List.of("--set", "reward.command=[\"/usr/bin/python3\",\"" + REPO.resolve("tools/reward_length.py") + "\"]"));
             Result r = run(args);
             assertEquals(0, r.status(), name + ": " + r.err() + r.out());
             List<ObjectNode> m = MetricsLog.read(out.resolve("metrics.jsonl"));
             assertFalse(m.isEmpty(), name);
-            for (ObjectNode line : m) assertTrue(Double.isFinite(line.get("loss").asDouble()), name + ": " + line);
+            assertTrue(m.stream().anyMatch(line -> line.has("loss")), name + ": took steps");
+            for (ObjectNode line : m) if (!line.has("no_signal")) assertTrue(Double.isFinite(line.get("loss").asDouble()), name + ": " + line);
             assertTrue(Files.exists(out.resolve("reward.png")) && Files.exists(out.resolve("config.json")), name);
             assertTrue(Files.exists(out.resolve("checkpoints").resolve("latest")), name);
         }
+    }
+
+    @Test
+    void aRunThatTakesNoStepSaysWhyAndExitsNonZero() throws Exception {
+        Path out = dir.resolve("no-step");
+        List<String> args = quick(REPO.resolve("configs/online-dpo.json"), out);
+        args.addAll(List.of("--set", "loop.threshold=1e9"));   // no pair passes: no training signal
+        Result r = run(args);
+        assertEquals(io.pref4j.train.TrainingRun.NO_STEP_EXIT_STATUS, r.status(), r.err() + r.out());
+        assertTrue(r.out().contains("no training signal") && r.out().contains("2 of 2 iterations had no training signal"), "OUT:" + r.out() + "ERR:" + r.err());
+        List<ObjectNode> m = MetricsLog.read(out.resolve("metrics.jsonl"));
+        assertEquals(2, m.size());
+        for (ObjectNode l : m) assertTrue(l.has("no_signal"), l.toString());
+
+        Path off = dir.resolve("offline-quiet");
+        Result o = run(quick(REPO.resolve("configs/offline-dpo.json"), off));
+        assertEquals(0, o.status(), o.err());
+        assertFalse(o.out().toLowerCase(java.util.Locale.ROOT).contains("reward nan"), o.out());
+        assertFalse(o.out().contains("generation"), "offline: no generation timings: " + o.out());
     }
 
     @Test

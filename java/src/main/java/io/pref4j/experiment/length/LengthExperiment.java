@@ -94,7 +94,7 @@ public final class LengthExperiment implements Callable<Integer> {
     /** Keys every run shares. */
     static List<String> common(Size z, int batch, int iterations) {
         return List.of("loop.prompt_batch=" + batch, "loop.responses_per_prompt=" + z.responses(), "loop.iterations=" + iterations,
-                "optim.lr=" + z.lr(), "optim.schedule=constant", "optim.warmup=2", "optim.weight_decay=0", "loss.beta=0.1",
+                "optim.lr=" + z.lr(), "optim.schedule=constant", "optim.beta2=0.95", "optim.warmup=2", "optim.weight_decay=0", "loss.beta=0.1",
                 "sampling.temperature=1.0");
     }
 

@@ -109,7 +109,7 @@ public final class OptuneExperiment implements Callable<Integer> {
         List<TaskData> data = new ArrayList<>();
         List<String> common = List.of("loop.prompt_batch=" + z.slots(), "loop.responses_per_prompt=" + z.responses(),
                 "loop.iterations=" + z.iterations(), "loop.minibatch=" + z.minibatch(), "optim.lr=" + z.lr(),
-                "optim.schedule=constant", "optim.warmup=2", "optim.weight_decay=0", "loss.beta=0.1", "loss.beta2=1.0",
+                "optim.schedule=constant", "optim.beta2=0.95", "optim.warmup=2", "optim.weight_decay=0", "loss.beta=0.1", "loss.beta2=1.0",
                 "sampling.temperature=1.0");
         for (int si = 0; si < seeds; si++) {
             long s = seed + si;

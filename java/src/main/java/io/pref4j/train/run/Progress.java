@@ -122,7 +122,8 @@ public final class Progress {
         StringBuilder sb = new StringBuilder();
         sb.append("step ").append(step).append('/').append(total);
         if (total > 0) sb.append(" (").append(Math.min(100, step * 100 / total)).append("%)");
-        sb.append("  reward ").append(num(reward)).append("  loss ").append(num(loss));
+        if (!Double.isNaN(reward)) sb.append("  reward ").append(num(reward));   // offline runs have none
+        sb.append("  loss ").append(num(loss));
         double secs = (now - startNanos) / 1e9;
         long done = step - startStep;
         if (secs > 0 && done > 0) {
