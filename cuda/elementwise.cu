@@ -2,13 +2,11 @@
 // n fp32 elements: grid-stride loops, memory-bound. GELU uses 0.5(1 + tanh u) = sigmoid(2u)
 // exactly as CpuLayers (accurate in the negative tail, z clamped to +-80).
 #include "common.cuh"
+#include "formulas.cuh"
 
 namespace p4j {
 
 constexpr int EW_THREADS = 256;
-constexpr float GELU_S = 0.7978845608028654f;  // sqrt(2/pi)
-constexpr float GELU_C = 0.044715f;
-constexpr float Z_MAX = 80.f;
 
 #define GRID_LOOP(i, n) \
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
@@ -25,24 +23,14 @@ __global__ void accumulate_kernel(float* __restrict__ y, const float* __restrict
 
 __global__ void scale_kernel(float* x, long long n, float s) { GRID_LOOP(i, n) x[i] *= s; }
 
-// out = x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3)
+// out = x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3)  (formulas.cuh: gelu_f)
 __global__ void gelu_forward_kernel(float* __restrict__ out, const float* __restrict__ inp, long long n) {
-    GRID_LOOP(i, n) {
-        float x = inp[i];
-        float z = fminf(fmaxf(2.f * GELU_S * (x + GELU_C * x * x * x), -Z_MAX), Z_MAX);
-        out[i] = x / (1.f + __expf(-z));
-    }
+    GRID_LOOP(i, n) out[i] = gelu_f(inp[i]);
 }
 
 // dinp = dout * [sg (1 + x * 2u' * (e^-z sg))], sg = sigmoid(z), z = 2u. dinp may alias dout.
 __global__ void gelu_backward_kernel(float* dinp, const float* __restrict__ inp, const float* dout, long long n) {
-    GRID_LOOP(i, n) {
-        float x = inp[i];
-        float z = fminf(fmaxf(2.f * GELU_S * (x + GELU_C * x * x * x), -Z_MAX), Z_MAX);
-        float ez = __expf(-z), sg = 1.f / (1.f + ez);
-        float g = sg * (1.f + x * (2.f * GELU_S * (1.f + 3.f * GELU_C * x * x)) * (ez * sg));
-        dinp[i] = g * dout[i];
-    }
+    GRID_LOOP(i, n) dinp[i] = gelu_grad_f(inp[i]) * dout[i];
 }
 
 }  // namespace p4j

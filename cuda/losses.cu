@@ -6,6 +6,7 @@
 // are needed. Bad device indices (pairs, groups) or an rloo group of one set a status word
 // that the host function reads back after synchronising the stream.
 #include "common.cuh"
+#include "formulas.cuh"
 
 namespace p4j {
 
@@ -24,12 +25,7 @@ enum { SCALE_NONE = 0, SCALE_GROUP = 1, SCALE_BATCH = 2 };
 enum { AGG_GRPO = 0, AGG_BNPO = 1, AGG_DR_GRPO = 2, AGG_DAPO = 3 };
 enum { IS_TOKEN = 0, IS_SEQUENCE = 1 };
 
-__device__ __forceinline__ double log_sigmoid(double x) { return fmin(x, 0.0) - log1p(exp(-fabs(x))); }
-__device__ __forceinline__ double sigmoid(double x) {
-    if (x >= 0) return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
+// log_sigmoid and sigmoid (double, as CpuLosses) are in formulas.cuh.
 
 __device__ double block_max_d(double v, double* sh) {
     int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;

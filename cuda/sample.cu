@@ -15,25 +15,14 @@
 // All sums are in double and in a fixed order, so the result is deterministic; it matches
 // the CPU except where a running sum lies within rounding of a threshold.
 #include "common.cuh"
+#include "formulas.cuh"
 
 namespace p4j {
 
 constexpr int SM_THREADS = 512;
 constexpr int SM_CAP = 2048;  // top-p candidates sorted in shared memory
 
-__device__ __forceinline__ unsigned long long mix64(unsigned long long z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-// CounterRng.uniform(seed, counter), bit-exact.
-__device__ float counter_uniform(long long seed, long long counter) {
-    unsigned long long s = (unsigned long long)seed, c = (unsigned long long)counter;
-    unsigned long long x = mix64(s + 0x9E3779B97F4A7C15ull * (c + 1));
-    unsigned long long b = mix64(x ^ (s * 0xD1B54A32D192ED03ull));
-    return (float)(b >> 40) * 5.9604644775390625e-8f;  // 2^-24
-}
+// mix64 and counter_uniform (CounterRng, bit-exact) are in formulas.cuh.
 
 __device__ __forceinline__ unsigned int ordered(float v) {
     unsigned int b = __float_as_uint(v);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make_bundle.sh - a self-contained pref4j folder for GPU hosts without a JDK.
 #
-#   tools/bundle/make_bundle.sh [--no-build] [--out DIR]
+#   tools/bundle/make_bundle.sh [--no-build] [--no-jmh] [--out DIR]
 #
 # Produces DIR (default: bundle/ at the repository root) and its archive
 # target/pref4j-bundle-<platform>.tar.xz (.tar.gz when xz is missing; --archive FILE.tar.xz
@@ -14,7 +14,11 @@
 #                                 jdk.unsupported, plus whatever jdeps finds the jars need)
 #   DIR/lib/pref4j-*-all.jar      the shaded CLI jar (with native/linux-x86_64/libpref4j_cuda.so
 #                                 when the build had nvcc)
-#   DIR/lib/benchmarks.jar        the JMH benchmarks
+#   DIR/lib/benchmarks.jar        the JMH benchmarks (not with --no-jmh: a smaller archive for
+#                                 tools/gpu/verify_and_measure.sh, which needs only the CLI jar)
+# Both jars lose the native libraries of other platforms (the DJL tokenizers ship win, osx and
+# linux-aarch64 builds, ~40 MB): only native/lib/linux-<this machine>/ stays
+# (KEEP_ALL_NATIVES=1 keeps them all).
 # Copy the archive to the GPU host, untar (tar xf), run DIR/pref4j gpu-check. The host needs the
 # NVIDIA driver and cuBLAS 13 (libcublas.so.13: CUDA_HOME, the system path, or
 # PREF4J_CUBLAS=/path/to/libcublas.so.13); the CUDA runtime is linked into the kernel library.
@@ -31,13 +35,15 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="$here/bundle"
 build=1
+jmh=1
 archive_arg=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
+    --no-jmh) jmh=0 ;;
     --out) out="$(realpath -m "$2")"; shift ;;
     --archive) archive_arg="$(realpath -m "$2")"; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "make_bundle: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -62,7 +68,11 @@ fi
 jar="$(ls "$here"/java/target/pref4j-*-all.jar 2>/dev/null | head -n1 || true)"
 bench="$here/benchmarks/target/benchmarks.jar"
 [ -f "$jar" ] || { echo "make_bundle: no java/target/pref4j-*-all.jar (run without --no-build)" >&2; exit 2; }
-[ -f "$bench" ] || { echo "make_bundle: no benchmarks/target/benchmarks.jar (run without --no-build)" >&2; exit 2; }
+if [ "$jmh" = 1 ]; then
+  [ -f "$bench" ] || { echo "make_bundle: no benchmarks/target/benchmarks.jar (run without --no-build)" >&2; exit 2; }
+else
+  bench=""
+fi
 if ! "$jdk/bin/jar" tf "$jar" | grep -q '^native/linux-x86_64/libpref4j_cuda.so$'; then
   echo "make_bundle: WARNING: $jar has no native/linux-x86_64/libpref4j_cuda.so (built without nvcc):"
   echo "             on the GPU host set PREF4J_CUDA_LIB=/path/to/libpref4j_cuda.so, or rebuild with nvcc"
@@ -70,7 +80,7 @@ fi
 
 base="java.base,jdk.incubator.vector,java.desktop,java.management,jdk.unsupported"
 deps="$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 25 \
-          --add-modules jdk.incubator.vector "$jar" "$bench" 2>/dev/null | tail -n1 || true)"
+          --add-modules jdk.incubator.vector "$jar" ${bench:+"$bench"} 2>/dev/null | tail -n1 || true)"
 modules="$(printf '%s,%s' "$base" "$deps" | tr ',' '\n' | sed '/^$/d' | sort -u | paste -sd, -)"
 echo "make_bundle: modules $modules"
 
@@ -79,7 +89,33 @@ mkdir -p "$out/lib"
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages \
   --compress="${JLINK_COMPRESS:-zip-0}" --output "$out/runtime"
 cp "$jar" "$out/lib/"
-cp "$bench" "$out/lib/benchmarks.jar"
+[ -n "$bench" ] && cp "$bench" "$out/lib/benchmarks.jar"
+# Other platforms' native libraries out of the copies (zip -d; the build's jars stay whole).
+if [ "${KEEP_ALL_NATIVES:-0}" != 1 ]; then
+  keep="linux-$(uname -m | sed 's/^arm64$/aarch64/')"
+  for j in "$out"/lib/*.jar; do
+    drop="$("$jdk/bin/jar" tf "$j" | grep '^native/lib/[^/]*/.' | grep -v "^native/lib/$keep/" || true)"
+    if [ -n "$drop" ]; then
+      if command -v zip >/dev/null; then
+        printf '%s\n' "$drop" | zip -q -d "$j" -@ >/dev/null
+      else
+        python3 - "$j" "$keep" <<'PY'
+import os, sys, zipfile
+src, keep = sys.argv[1], "native/lib/" + sys.argv[2] + "/"
+tmp = src + ".tmp"
+with zipfile.ZipFile(src) as zi, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zo:
+    for e in zi.infolist():
+        n = e.filename
+        if n.startswith("native/lib/") and n.count("/") >= 3 and not n.startswith(keep):
+            continue
+        zo.writestr(e, zi.read(n))
+os.replace(tmp, src)
+PY
+      fi
+      echo "make_bundle: $(basename "$j"): dropped $(printf '%s\n' "$drop" | wc -l) files of other platforms' native libraries"
+    fi
+  done
+fi
 cp "$here/pref4j" "$out/pref4j"
 cat > "$out/bench" <<'LAUNCH'
 #!/usr/bin/env bash
@@ -88,7 +124,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 exec "$here/runtime/bin/java" --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
   -jar "$here/lib/benchmarks.jar" -jvmArgsAppend "--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED" "$@"
 LAUNCH
-chmod +x "$out/pref4j" "$out/bench"
+chmod +x "$out/pref4j"
+if [ -n "$bench" ]; then chmod +x "$out/bench"; else rm -f "$out/bench"; fi
 
 name="$(basename "$out")"
 if [ -n "$archive_arg" ]; then archive="$archive_arg"

@@ -16,11 +16,14 @@ ratios of times. Writes JSON (--json) and prints a table.
 
 Usage: python3 tools/bench/gpu/torch_side_by_side.py [--what ceilings,dpo,generate,attention]
     [--batch 8] [--seq 512] [--gen-batch 64] [--prompt-len 64] [--new-tokens 256]
-    [--attn-seqs 512,1024,2048] [--steps 10] [--warmup 3] [--no-compile] [--json FILE]
+    [--attn-seqs 512,1024,2048] [--steps 10] [--warmup 3] [--no-compile] [--json FILE] [--cpu]
+The JSON is rewritten after every measurement (a run stopped at a deadline keeps what it
+measured; "complete": true once all ran). --cpu rehearses the script on the CPU at a tiny shape.
 """
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -109,10 +112,25 @@ def dpo_loss_fn(model, toks, targets, mask, ref, beta=0.1):
 
 # ---------------------------------------------------------------- timing
 
+DEV = "cuda"  # "cpu" with --cpu (the dry run's tiny shapes)
+
+
+def empty_cache():
+    if DEV == "cuda":
+        torch.cuda.empty_cache()
+
+
 def cuda_time(fn, warmup, steps):
-    """Per-run seconds (CUDA events around each run, after warm-up)."""
+    """Per-run seconds (CUDA events around each run, after warm-up; a host clock on the CPU)."""
     for i in range(warmup):
         fn(i)
+    if DEV != "cuda":
+        out = []
+        for i in range(steps):
+            t0 = time.perf_counter()
+            fn(warmup + i)
+            out.append(time.perf_counter() - t0)
+        return out
     torch.cuda.synchronize()
     out = []
     for i in range(steps):
@@ -137,8 +155,8 @@ def params_count(cfg):
 # ---------------------------------------------------------------- parts
 
 def bench_ceilings(a):
-    dev = "cuda"
-    n = 1 << 28  # 256 Mi floats = 1 GiB each way
+    dev = DEV
+    n = 1 << 28 if DEV == "cuda" else 1 << 20  # 256 Mi floats = 1 GiB each way
     src = torch.randn(n, device=dev)
     dst = torch.empty_like(src)
     t = cuda_time(lambda i: dst.copy_(src), a.warmup, a.steps)
@@ -146,7 +164,7 @@ def bench_ceilings(a):
     copy["bytes"] = 2 * n * 4
     copy["gbps"] = copy["bytes"] / copy["median_s"] / 1e9
     del src, dst
-    m = 8192
+    m = 8192 if DEV == "cuda" else 256
     xs = [torch.randn(m, m, device=dev, dtype=torch.bfloat16) for _ in range(3)]
     ys = [torch.randn(m, m, device=dev, dtype=torch.bfloat16) for _ in range(3)]
     t = cuda_time(lambda i: xs[i % 3] @ ys[(i + 1) % 3], a.warmup, a.steps)
@@ -159,7 +177,7 @@ def bench_ceilings(a):
 def make_model(a, max_seq):
     cfg = dict(vocab=a.vocab, max_seq=max(1024, max_seq), layers=a.layers, channels=a.channels, heads=a.heads)
     torch.manual_seed(a.seed)
-    model = GPT(cfg["vocab"], cfg["max_seq"], cfg["layers"], cfg["channels"], cfg["heads"]).cuda()
+    model = GPT(cfg["vocab"], cfg["max_seq"], cfg["layers"], cfg["channels"], cfg["heads"]).to(DEV)
     return model, cfg
 
 
@@ -167,20 +185,20 @@ def bench_dpo(a, compiled):
     model, cfg = make_model(a, a.seq)
     P, S, T, V = a.batch, 2 * a.batch, a.seq, a.vocab
     prompt = max(1, T // 4)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0, fused=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0, fused=DEV == "cuda")
     sets = []
     for _ in range(3):
-        toks = torch.randint(0, V, (S, T), device="cuda")
+        toks = torch.randint(0, V, (S, T), device=DEV)
         targets = torch.roll(toks, -1, dims=1)
-        mask = torch.zeros(S, T, device="cuda")
+        mask = torch.zeros(S, T, device=DEV)
         mask[:, prompt - 1:T - 1] = 1
-        ref = -(T - prompt) * math.log(V) + torch.randn(S, device="cuda")
+        ref = -(T - prompt) * math.log(V) + torch.randn(S, device=DEV)
         sets.append((toks, targets, mask, ref))
     fn = torch.compile(dpo_loss_fn) if compiled else dpo_loss_fn
 
     def step(i):
         toks, targets, mask, ref = sets[i % 3]
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(DEV, dtype=torch.bfloat16):
             loss = fn(model, toks, targets, mask, ref)
         loss.backward()
         opt.step()
@@ -194,7 +212,7 @@ def bench_dpo(a, compiled):
     if a.peak_tflops:
         r["mfu"] = flops / r["median_s"] / (a.peak_tflops * 1e12)
     del model, opt
-    torch.cuda.empty_cache()
+    empty_cache()
     return r
 
 
@@ -204,9 +222,9 @@ def bench_generate(a):
     model, cfg = make_model(a, maxT)
     model = model.to(torch.bfloat16).eval()
     B, L, NH, C = a.gen_batch, cfg["layers"], cfg["heads"], cfg["channels"]
-    caches = [(torch.empty(B, NH, maxT, C // NH, device="cuda", dtype=torch.bfloat16),
-               torch.empty(B, NH, maxT, C // NH, device="cuda", dtype=torch.bfloat16)) for _ in range(L)]
-    prompts = [torch.randint(0, a.vocab, (B, a.prompt_len), device="cuda") for _ in range(2)]
+    caches = [(torch.empty(B, NH, maxT, C // NH, device=DEV, dtype=torch.bfloat16),
+               torch.empty(B, NH, maxT, C // NH, device=DEV, dtype=torch.bfloat16)) for _ in range(L)]
+    prompts = [torch.randint(0, a.vocab, (B, a.prompt_len), device=DEV) for _ in range(2)]
 
     def gen(i):
         logits = model.logits(prompts[i % 2], caches, 0)[:, -1]
@@ -226,14 +244,13 @@ def bench_generate(a):
         r["floor_s"] = bytes_ / (a.peak_gbps * 1e9)
         r["floor_fraction"] = r["floor_s"] / r["median_s"]
     del model, caches
-    torch.cuda.empty_cache()
+    empty_cache()
     return r
 
 
-def bench_attention(a):
+def bench_attention(a, out, save=lambda: None):
     from torch.nn.attention import SDPBackend, sdpa_kernel  # torch >= 2.3
-    out = []
-    backends = {"flash": SDPBackend.FLASH_ATTENTION}
+    backends = {"flash": SDPBackend.FLASH_ATTENTION} if DEV == "cuda" else {"math": SDPBackend.MATH}
     if hasattr(SDPBackend, "CUDNN_ATTENTION"):
         backends["cudnn"] = SDPBackend.CUDNN_ATTENTION
     NH, HS = a.heads, 64
@@ -241,8 +258,8 @@ def bench_attention(a):
         B = a.attn_batch or max(1, 16384 // T)
         sets = []
         for _ in range(2):
-            q, k, v = (torch.randn(B, NH, T, HS, device="cuda", dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
-            sets.append((q, k, v, torch.randn(B, NH, T, HS, device="cuda", dtype=torch.bfloat16)))
+            q, k, v = (torch.randn(B, NH, T, HS, device=DEV, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
+            sets.append((q, k, v, torch.randn(B, NH, T, HS, device=DEV, dtype=torch.bfloat16)))
         flops = 3.5 * 4.0 * B * NH * T * T * HS / 2
         for name, be in backends.items():
             def run(i):
@@ -254,9 +271,11 @@ def bench_attention(a):
                 r = summary(cuda_time(run, a.warmup, a.steps))
             except Exception as e:  # a backend this build or GPU lacks
                 out.append({"T": T, "B": B, "NH": NH, "HS": HS, "backend": name, "error": str(e).splitlines()[0][:200]})
+                save()
                 continue
             r.update(T=T, B=B, NH=NH, HS=HS, backend=name, flops=flops, tflops=flops / r["median_s"] / 1e12)
             out.append(r)
+            save()
     return out
 
 
@@ -280,29 +299,51 @@ def main(argv=None):
     p.add_argument("--peak-gbps", type=float, default=None, help="for the floor (default: the measured copy ceiling)")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile DPO step")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--json", default=None)
+    p.add_argument("--json", default=None, help="written after each measurement, not only at the end")
+    p.add_argument("--cpu", action="store_true",
+                   help="rehearsal without a GPU: run on the CPU at a tiny shape (2 layers, C 64, V 512, T 32, 2 steps)")
     a = p.parse_args(argv)
+    global DEV
+    if a.cpu:
+        DEV = "cpu"
+        a.batch, a.seq, a.gen_batch, a.prompt_len, a.new_tokens = 2, 32, 2, 4, 4
+        a.attn_seqs, a.attn_batch, a.vocab, a.layers, a.channels, a.heads = "64", 1, 512, 2, 64, 4
+        a.steps, a.warmup = 2, 1
     a.attn_seqs = [int(x) for x in a.attn_seqs.split(",") if x]
     what = set(a.what.split(","))
-    if not torch.cuda.is_available():
+    if DEV == "cuda" and not torch.cuda.is_available():
         print("torch_side_by_side: no CUDA device (torch %s); nothing to measure" % torch.__version__, file=sys.stderr)
         return 2
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    res = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
+    res = {"device": torch.cuda.get_device_name(0) if DEV == "cuda" else "cpu (rehearsal, tiny shapes)", "torch": torch.__version__, "cuda": torch.version.cuda,
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "argv": sys.argv[1:]}
     rows = []
+
+    def save():  # after each measurement: a run killed at its deadline still leaves what it measured
+        if a.json:
+            tmp = a.json + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(res, f, indent=2)
+            os.replace(tmp, a.json)
+
+    save()
     if "ceilings" in what:
         c = bench_ceilings(a)
         res["ceilings"] = c
         a.peak_gbps = a.peak_gbps or c["copy_gbps"]
         rows.append(("copy d2d", "1 GiB", c["copy"]["median_s"], "%.0f GB/s" % c["copy_gbps"]))
+        save()
         rows.append(("matmul bf16", "8192^3", c["matmul"]["median_s"], "%.1f TFLOP/s" % c["matmul_tflops"]))
     res["peak_tflops"], res["peak_gbps"] = a.peak_tflops, a.peak_gbps
     if "dpo" in what:
-        res["dpo"] = {"eager": bench_dpo(a, False)}
-        rows.append(("dpo eager", "%d pairs x T %d" % (a.batch, a.seq), res["dpo"]["eager"]["median_s"],
-                     "%.0f tok/s" % res["dpo"]["eager"]["tokens_per_s"]))
+        res["dpo"] = {}
+        if not a.compile_only:
+            res["dpo"]["eager"] = bench_dpo(a, False)
+            rows.append(("dpo eager", "%d pairs x T %d" % (a.batch, a.seq), res["dpo"]["eager"]["median_s"],
+                         "%.0f tok/s" % res["dpo"]["eager"]["tokens_per_s"]))
+            save()
+            print("torch_side_by_side: dpo eager %.3f ms" % (res["dpo"]["eager"]["median_s"] * 1e3))
         if not a.no_compile:
             try:
                 res["dpo"]["compile"] = bench_dpo(a, True)
@@ -310,12 +351,15 @@ def main(argv=None):
                              "%.0f tok/s" % res["dpo"]["compile"]["tokens_per_s"]))
             except Exception as e:
                 res["dpo"]["compile"] = {"error": str(e).splitlines()[0][:300] if str(e) else repr(e)}
+            save()
     if "generate" in what:
         g = bench_generate(a)
         res["generate"] = g
+        save()
         rows.append(("generate static-kv", "%d x %d" % (a.gen_batch, a.new_tokens), g["median_s"], "%.0f tok/s" % g["tokens_per_s"]))
     if "attention" in what:
-        res["attention"] = bench_attention(a)
+        res["attention"] = []
+        bench_attention(a, res["attention"], save)
         for r in res["attention"]:
             if "error" not in r:
                 rows.append(("sdpa %s f+b" % r["backend"], "B %d NH %d T %d" % (r["B"], r["NH"], r["T"]), r["median_s"],
@@ -323,9 +367,9 @@ def main(argv=None):
     print("torch %s on %s" % (torch.__version__, res["device"]))
     for name, shape, med, rate in rows:
         print("%-20s %-22s %10.3f ms  %s" % (name, shape, med * 1e3, rate))
+    res["complete"] = True
+    save()
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=2)
         print("torch_side_by_side: wrote " + a.json)
     return 0
 

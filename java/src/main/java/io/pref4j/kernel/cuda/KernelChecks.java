@@ -242,6 +242,7 @@ public final class KernelChecks {
         sampling(out);
         losses(out);
         out.add(gptStep());
+        out.add(gptStepHs64());
         return out;
     }
 
@@ -422,7 +423,8 @@ public final class KernelChecks {
     // ---------------------------------------------------------------- attention
 
     private static void attention(List<Check> out) {
-        int[][] shapes = {{2, 37, 48, 3}, {2, 70, 128, 2}, {1, 129, 64, 1}};
+        // {B, T, C, NH}: odd sizes (HS 16, 64, 64), head size 128 (C 256 NH 2), GPT-2-sized (T 520 C 768 NH 12, HS 64)
+        int[][] shapes = {{2, 37, 48, 3}, {2, 70, 128, 2}, {1, 129, 64, 1}, {2, 77, 256, 2}, {1, 520, 768, 12}};
         for (int[] sh : shapes) {
             int B = sh[0], T = sh[1], C = sh[2], NH = sh[3];
             String shape = "B " + B + " T " + T + " C " + C + " NH " + NH;
@@ -645,12 +647,15 @@ public final class KernelChecks {
     // ---------------------------------------------------------------- log-probs
 
     private static void logprob(List<Check> out) {
-        int[][] shapes = {{45, 40, 1000}, {300, 64, 4099}, {7, 33, 50257}};
+        // {N, C, V}; the last spans many vocabulary chunks and row groups when the chunk buffer is
+        // small (gpu-check --logprob-chunk-mib 0: 64 Ki floats, so chunks of 256 tokens in groups of 256 rows)
+        int[][] shapes = {{45, 40, 1000}, {300, 64, 4099}, {7, 33, 50257}, {600, 32, 20011}};
         for (int[] sh : shapes) {
             int N = sh[0], C = sh[1], V = sh[2];
             for (boolean withEntropy : new boolean[] {true, false}) {
                 if (V > 10_000 && !withEntropy) continue;
-                out.add(check("logprobForward+Backward" + (withEntropy ? "" : " (no entropy)"), "N " + N + " C " + C + " V " + V,
+                String what = N * (long) V > 10_000_000 ? " (many chunks)" : "";
+                out.add(check("logprobForward+Backward" + (withEntropy ? "" : " (no entropy)") + what, "N " + N + " C " + C + " V " + V,
                         Precision.REDUCTION, c -> {
                     int[] tg = c.ints(N, 0, V);
                     for (int n = 0; n < N; n += 5) tg[n] = -1;
@@ -992,8 +997,21 @@ public final class KernelChecks {
      * parameter after the step (bf16 tolerance: the attention's precision reaches them all).
      */
     static Check gptStep() {
-        return check("gpt dpo step (fwd+bwd+adamw)", "L 2 C 64 NH 4 V 259 B 4 T 24", Precision.BF16, c -> {
-            GptConfig cfg = new GptConfig(32, 259, 2, 4, 64);
+        return gptStep(new GptConfig(32, 259, 2, 4, 64));
+    }
+
+    /**
+     * The step at head size 64 on the tensor-core attention (C 128, NH 2) with V 2053: several
+     * vocabulary chunks of the log-prob gather under a small chunk buffer (gpu-check
+     * --logprob-chunk-mib 0: 96 rows, chunks of 640 tokens).
+     */
+    static Check gptStepHs64() {
+        return gptStep(new GptConfig(32, 2053, 2, 2, 128));
+    }
+
+    static Check gptStep(GptConfig cfg) {
+        String shape = "L " + cfg.numLayers() + " C " + cfg.channels() + " NH " + cfg.numHeads() + " V " + cfg.vocabSize() + " B 4 T 24";
+        return check("gpt dpo step (fwd+bwd+adamw)", shape, Precision.BF16, c -> {
             int B = 4, T = 24, prompt = 5;
             int[] lens = {24, 19, 22, 13};
             int[] toks = c.ints(B * T, 0, cfg.vocabSize());
@@ -1053,9 +1071,33 @@ public final class KernelChecks {
 
     /** Runs every check with seeds drawn from baseSeed; results in order. */
     public static List<Result> runAll(Kernels ref, Kernels dev, long baseSeed) {
+        return runAll(ref, dev, baseSeed, null);
+    }
+
+    /** The name a selection regex is matched against: op, a space, shape. */
+    public static String name(Check ch) {
+        return ch.op() + " " + ch.shape();
+    }
+
+    /** The checks whose {@link #name} contains a match of only (every check when only is null). */
+    public static List<Check> select(java.util.regex.Pattern only) {
+        List<Check> out = new ArrayList<>();
+        for (Check ch : all()) if (only == null || only.matcher(name(ch)).find()) out.add(ch);
+        return out;
+    }
+
+    /**
+     * Runs the checks that only selects (all when null). A check's seed depends on its index
+     * in {@link #all()} and baseSeed alone, so a row reruns with the same inputs under any
+     * selection: --seed S --only 'its name' reproduces it.
+     */
+    public static List<Result> runAll(Kernels ref, Kernels dev, long baseSeed, java.util.regex.Pattern only) {
         List<Result> out = new ArrayList<>();
         long i = 0;
-        for (Check ch : all()) out.add(ch.run(ref, dev, CounterRng.rowSeed(baseSeed, i++)));
+        for (Check ch : all()) {
+            long seed = CounterRng.rowSeed(baseSeed, i++);
+            if (only == null || only.matcher(name(ch)).find()) out.add(ch.run(ref, dev, seed));
+        }
         return out;
     }
 
