@@ -65,22 +65,9 @@ public final class LlamaCheckpoint {
     /** Reads and validates config.json of a Llama-family folder. */
     public static LlamaConfig readConfig(Path dir) {
         Path f = dir.resolve(HfCheckpoint.CONFIG);
-        return parseConfig(readJson(f), f.toString());
+        return parseConfig(ModelFiles.readConfigJson(f), f.toString());
     }
 
-    private static ObjectNode readJson(Path f) {
-        if (!Files.isRegularFile(f)) throw new UserInputException(f + ": no such file (expected a Hugging Face model folder with config.json)");
-        JsonNode n;
-        try {
-            n = JSON.readTree(f.toFile());
-        } catch (IOException e) {
-            String m = e.getMessage() == null ? "" : e.getMessage();
-            int i = m.indexOf('\n');
-            throw new UserInputException(f + ": not valid JSON: " + (i < 0 ? m : m.substring(0, i)));
-        }
-        if (n == null || !n.isObject()) throw new UserInputException(f + ": expected a JSON object");
-        return (ObjectNode) n;
-    }
 
     /** A config from config.json's contents; {@code where} (the file) starts every message. */
     public static LlamaConfig parseConfig(JsonNode n, String where) {
@@ -480,7 +467,7 @@ public final class LlamaCheckpoint {
      * not model but an exported folder should keep), for {@link #save(Llama, Path, String, ObjectNode)}.
      */
     public static ObjectNode passThroughKeys(Path srcDir) {
-        ObjectNode src = readJson(srcDir.resolve(HfCheckpoint.CONFIG));
+        ObjectNode src = ModelFiles.readConfigJson(srcDir.resolve(HfCheckpoint.CONFIG));
         ObjectNode out = JSON.createObjectNode();
         for (String key : PASS_THROUGH) {
             if (src.has(key)) out.set(key, src.get(key).deepCopy());

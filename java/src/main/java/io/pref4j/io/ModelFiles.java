@@ -38,6 +38,15 @@ public final class ModelFiles {
     /** config.json's model_type (gpt2 when absent, as in old GPT-2 folders). */
     public static String modelType(Path dir) {
         Path f = dir.resolve(HfCheckpoint.CONFIG);
+        JsonNode n = readConfigJson(f);
+        JsonNode t = n.get("model_type");
+        if (t == null) return "gpt2";
+        if (!t.isTextual()) throw new UserInputException(f + ": field \"model_type\" must be a string, got " + t);
+        return t.asText();
+    }
+
+    /** A model folder's config.json as a JSON object, with one-line errors for a missing file, bad JSON or a non-object. */
+    static com.fasterxml.jackson.databind.node.ObjectNode readConfigJson(Path f) {
         if (!Files.isRegularFile(f)) throw new UserInputException(f + ": no such file (expected a Hugging Face model folder with config.json)");
         JsonNode n;
         try {
@@ -48,10 +57,7 @@ public final class ModelFiles {
             throw new UserInputException(f + ": not valid JSON: " + (i < 0 ? m : m.substring(0, i)));
         }
         if (n == null || !n.isObject()) throw new UserInputException(f + ": expected a JSON object");
-        JsonNode t = n.get("model_type");
-        if (t == null) return "gpt2";
-        if (!t.isTextual()) throw new UserInputException(f + ": field \"model_type\" must be a string, got " + t);
-        return t.asText();
+        return (com.fasterxml.jackson.databind.node.ObjectNode) n;
     }
 
     private static UserInputException unsupported(Path dir, String type) {
