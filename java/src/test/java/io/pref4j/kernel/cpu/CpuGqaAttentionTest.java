@@ -8,6 +8,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
 
+import static io.pref4j.kernel.cpu.KernelTestSupport.close;
+import static io.pref4j.kernel.cpu.KernelTestSupport.rand;
+import static io.pref4j.kernel.cpu.KernelTestSupport.sumW;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -53,38 +56,11 @@ class CpuGqaAttentionTest {
 
     // ---------------------------------------------------------------- helpers
 
-    static float[] rand(Random r, int n, double scale) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (r.nextGaussian() * scale);
-        return a;
-    }
+    MemorySegment seg(float[] a) { return KernelTestSupport.seg(k, a); }
 
-    MemorySegment seg(float[] a) {
-        MemorySegment m = k.allocFloats(Math.max(1, a.length));
-        k.write(m, a);
-        return m;
-    }
+    MemorySegment segI(int[] a) { return KernelTestSupport.segI(k, a); }
 
-    MemorySegment segI(int[] a) {
-        MemorySegment m = k.allocInts(Math.max(1, a.length));
-        k.writeInts(m, a);
-        return m;
-    }
-
-    float[] get(MemorySegment m, int n) {
-        float[] a = new float[n];
-        k.read(m, a);
-        return a;
-    }
-
-    static void close(double[] expect, float[] got, double atol, double rtol, String what) {
-        assertEquals(expect.length, got.length, what + ": length");
-        for (int i = 0; i < expect.length; i++) {
-            double err = Math.abs(got[i] - expect[i]);
-            if (!(err <= atol + rtol * Math.abs(expect[i])))
-                fail(what + "[" + i + "]: expected " + expect[i] + " got " + got[i]);
-        }
-    }
+    float[] get(MemorySegment m, int n) { return KernelTestSupport.get(k, m, n); }
 
     static int[] lengths(int[] sh) {
         return Arrays.copyOfRange(sh, 5, 5 + sh[0]);
@@ -256,10 +232,10 @@ class CpuGqaAttentionTest {
             float xp = (float) (x0 + h), xm = (float) (x0 - h);
             sq.setAtIndex(CpuKernels.F32, i, xp);
             fwd.run();
-            double lp = CpuAttentionTest.sumW(w, get(so, w.length));
+            double lp = sumW(w, get(so, w.length));
             sq.setAtIndex(CpuKernels.F32, i, xm);
             fwd.run();
-            double lm = CpuAttentionTest.sumW(w, get(so, w.length));
+            double lm = sumW(w, get(so, w.length));
             sq.setAtIndex(CpuKernels.F32, i, x0);
             double fd = (lp - lm) / ((double) xp - xm);
             if (!(Math.abs(fd - g[i]) <= 2e-3 + 1e-2 * Math.abs(g[i])))

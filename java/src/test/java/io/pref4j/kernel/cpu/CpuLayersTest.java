@@ -7,6 +7,9 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 
+import static io.pref4j.kernel.cpu.KernelTestSupport.close;
+import static io.pref4j.kernel.cpu.KernelTestSupport.rand;
+import static io.pref4j.kernel.cpu.KernelTestSupport.sumW;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -31,45 +34,11 @@ class CpuLayersTest {
 
     // ---------------------------------------------------------------- helpers
 
-    static float[] rand(Random r, int n, double scale) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (r.nextGaussian() * scale);
-        return a;
-    }
+    MemorySegment seg(float[] a) { return KernelTestSupport.seg(k, a); }
 
-    MemorySegment seg(float[] a) {
-        MemorySegment m = k.allocFloats(Math.max(1, a.length));
-        k.write(m, a);
-        return m;
-    }
+    MemorySegment segI(int[] a) { return KernelTestSupport.segI(k, a); }
 
-    MemorySegment segI(int[] a) {
-        MemorySegment m = k.allocInts(Math.max(1, a.length));
-        k.writeInts(m, a);
-        return m;
-    }
-
-    float[] get(MemorySegment m, int n) {
-        float[] a = new float[n];
-        k.read(m, a);
-        return a;
-    }
-
-    /** |a − e| ≤ atol + rtol·|e| elementwise. */
-    static void close(double[] expect, float[] got, double atol, double rtol, String what) {
-        assertEquals(expect.length, got.length, what + ": length");
-        for (int i = 0; i < expect.length; i++) {
-            double err = Math.abs(got[i] - expect[i]);
-            if (!(err <= atol + rtol * Math.abs(expect[i])))
-                fail(what + "[" + i + "]: expected " + expect[i] + " got " + got[i]);
-        }
-    }
-
-    static double sumW(float[] w, float[] out) {
-        double s = 0;
-        for (int i = 0; i < w.length; i++) s += (double) w[i] * out[i];
-        return s;
-    }
+    float[] get(MemorySegment m, int n) { return KernelTestSupport.get(k, m, n); }
 
     /**
      * Central differences of L = Σ w·out(x) for every element of x (a segment of length n),
